@@ -1,0 +1,17 @@
+"""What every keras_ssl method shares: the base model and replica helpers."""
+
+from keras_ssl.core.distribution import (
+    all_gather,
+    num_replicas,
+    replica_mean,
+    replica_sum,
+)
+from keras_ssl.core.method import Method
+
+__all__ = [
+    "Method",
+    "all_gather",
+    "num_replicas",
+    "replica_mean",
+    "replica_sum",
+]

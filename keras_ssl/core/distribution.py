@@ -1,0 +1,54 @@
+"""Replica-correct reductions for hand-written losses and shared state.
+
+Under `tf.distribute.MirroredStrategy` Keras sums gradients over replicas.
+A loss written by hand inside `train_step` must therefore be
+`sum(per_example) / global_batch`; a plain mean over the local batch gives
+gradients `num_replicas` times too large. These helpers are the one place
+where that rule lives (see `shared/DESIGN.md`, "Distribution rules").
+"""
+
+import tensorflow as tf
+from keras import ops
+
+
+def num_replicas():
+    """Number of replicas of the current strategy (1 without a strategy)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_mean(per_example):
+    """Per-replica loss whose summed gradients equal the global-batch mean.
+
+    Args:
+        per_example: tensor of per-example losses, shape `(local_batch,)`
+            (any extra axes are averaged first).
+
+    Returns:
+        Scalar `sum(per_example) / (local_batch * num_replicas)`.
+    """
+    per_example = ops.convert_to_tensor(per_example)
+    if len(per_example.shape) > 1:
+        per_example = ops.mean(
+            ops.reshape(per_example, (ops.shape(per_example)[0], -1)), axis=1
+        )
+    local = ops.cast(ops.shape(per_example)[0], per_example.dtype)
+    return ops.sum(per_example) / (local * num_replicas())
+
+
+def all_gather(value, axis=0):
+    """Concatenates `value` over replicas (identity without a strategy).
+
+    Differentiable; the result is identical on every replica.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_gather(value, axis=axis)
+
+
+def replica_sum(value):
+    """Sums `value` over replicas (identity without a strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)

@@ -1,0 +1,39 @@
+"""Data sets and `tf.data` pipelines of keras_ssl.
+
+Everything works offline: scikit-learn's bundled digits are the default
+data set, two moons the 2-D toy; TensorFlow Datasets sets (MNIST, CIFAR-10,
+SVHN, ...) load through `load` when a user has prepared them.
+"""
+
+from keras_ssl.data.digits import digits
+from keras_ssl.data.digits_preprocessing import digits_preprocessing
+from keras_ssl.data.far_points import far_points
+from keras_ssl.data.gaussian_noise import gaussian_noise
+from keras_ssl.data.held_out_classes import held_out_classes
+from keras_ssl.data.load_dataset import DATASETS, load_dataset
+from keras_ssl.data.make_dataset import make_dataset
+from keras_ssl.data.raw_digits import raw_digits
+from keras_ssl.data.semi_supervised_dataset import semi_supervised_dataset
+from keras_ssl.data.semi_supervised_split import semi_supervised_split
+from keras_ssl.data.tfds_load import load
+from keras_ssl.data.two_moons import two_moons
+from keras_ssl.data.uniform_noise import uniform_noise
+from keras_ssl.data.with_index import with_index
+
+__all__ = [
+    "DATASETS",
+    "digits",
+    "digits_preprocessing",
+    "far_points",
+    "gaussian_noise",
+    "held_out_classes",
+    "load",
+    "load_dataset",
+    "make_dataset",
+    "raw_digits",
+    "semi_supervised_dataset",
+    "semi_supervised_split",
+    "two_moons",
+    "uniform_noise",
+    "with_index",
+]

@@ -1,0 +1,62 @@
+"""One entry point from a data set name to train and test arrays."""
+
+import tensorflow_datasets as tfds
+
+from keras_ssl.data.digits import digits
+from keras_ssl.data.tfds_load import load
+from keras_ssl.data.two_moons import two_moons
+
+DATASETS = ("digits", "two_moons")
+
+
+def load_dataset(name, **kwargs):
+    """Loads a data set by name as `((x_train, y_train), (x_test, y_test))`.
+
+    The dispatcher behind `keras-ssl train --dataset NAME`:
+
+    - `"digits"`: `digits(**kwargs)`, bundled with scikit-learn;
+    - `"two_moons"`: `two_moons(**kwargs)`;
+    - any other name: a TensorFlow Datasets builder, read with
+      `load(name, split="train", **kwargs)` and
+      `load(name, split="test", **kwargs)` (no download unless
+      `download=True`).
+
+    Args:
+        name: `"digits"`, `"two_moons"` or a TFDS builder name such as
+            `"mnist"`.
+        **kwargs: passed on to `digits`, `two_moons` or `load`.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test))` as NumPy arrays.
+
+    Raises:
+        ValueError: if `name` is neither built in nor a TFDS builder
+            (the message lists the built-in names).
+
+    Example:
+
+    ```python
+    from keras_ssl.data import load_dataset
+
+    (x_train, y_train), (x_test, y_test) = load_dataset(
+        "digits", image_size=16
+    )
+    ```
+    """
+    if name == "digits":
+        return digits(**kwargs)
+    if name == "two_moons":
+        return two_moons(**kwargs)
+    builder = kwargs.pop("builder", None)
+    if builder is None:
+        try:
+            builder = tfds.builder(name, data_dir=kwargs.get("data_dir"))
+        except tfds.core.registered.DatasetNotFoundError as error:
+            raise ValueError(
+                f"unknown data set {name!r}; built-in data sets are "
+                f"{DATASETS}, other names must be TensorFlow Datasets "
+                "builders (https://www.tensorflow.org/datasets/catalog)"
+            ) from error
+    train = load(name, split="train", builder=builder, **kwargs)
+    test = load(name, split="test", builder=builder, **kwargs)
+    return train, test

@@ -1,0 +1,44 @@
+"""Evaluation: representation probes, OOD and calibration metrics, plots.
+
+Every function takes NumPy arrays (or anything `np.asarray` accepts) and
+returns Python floats, dicts of them, or a `matplotlib.figure.Figure`.
+OOD scores follow one direction everywhere: larger = more OOD.
+"""
+
+from keras_ssl.evaluation.brier_score import brier_score
+from keras_ssl.evaluation.calibration_bins import calibration_bins
+from keras_ssl.evaluation.calibration_metrics import calibration_metrics
+from keras_ssl.evaluation.certainty_map import certainty_map
+from keras_ssl.evaluation.embedding_map import embedding_map
+from keras_ssl.evaluation.encoder_features import encoder_features
+from keras_ssl.evaluation.expected_calibration_error import (
+    expected_calibration_error,
+)
+from keras_ssl.evaluation.knn_accuracy import knn_accuracy
+from keras_ssl.evaluation.linear_probe import linear_probe
+from keras_ssl.evaluation.maximum_calibration_error import (
+    maximum_calibration_error,
+)
+from keras_ssl.evaluation.negative_log_likelihood import (
+    negative_log_likelihood,
+)
+from keras_ssl.evaluation.ood_histograms import ood_histograms
+from keras_ssl.evaluation.ood_metrics import ood_metrics
+from keras_ssl.evaluation.reliability_diagram import reliability_diagram
+
+__all__ = [
+    "brier_score",
+    "calibration_bins",
+    "calibration_metrics",
+    "certainty_map",
+    "embedding_map",
+    "encoder_features",
+    "expected_calibration_error",
+    "knn_accuracy",
+    "linear_probe",
+    "maximum_calibration_error",
+    "negative_log_likelihood",
+    "ood_histograms",
+    "ood_metrics",
+    "reliability_diagram",
+]

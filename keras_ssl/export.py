@@ -1,0 +1,127 @@
+"""Versioned SavedModels with named endpoints, ready for TF Serving."""
+
+import os
+import re
+
+import keras
+import tensorflow as tf
+
+
+def export_saved_model(
+    model,
+    base_dir="saved_models",
+    name=None,
+    version=None,
+    preprocessing=None,
+    input_shape=None,
+    input_dtype="float32",
+    verbose=False,
+):
+    """Exports a method's inference endpoints as a TF Serving SavedModel.
+
+    The export holds the encoder and heads, never the trainer: each entry of
+    `model.serving_endpoints()` becomes a named signature (`embed`,
+    `classify`, `ood_score`, ...) returning a dict of named outputs, and the
+    first one is also `serving_default`. Deterministic preprocessing (for
+    example the rescale and resize of `keras_ssl.data.digits_preprocessing`)
+    runs inside the graph, so clients send raw inputs.
+
+    The layout is the one TF Serving reads,
+    `<base_dir>/<name>/<version>/saved_model.pb`. Without `version` the next
+    integer after the highest existing one is used; an existing version is
+    never overwritten.
+
+    Args:
+        model: a `keras_ssl.core.Method` (anything with
+            `serving_endpoints()` and `serving_input_shape`).
+        base_dir: directory holding one folder per exported model.
+        name: model name (folder under `base_dir`); defaults to the model's
+            `name`. Letters, digits, `.`, `_` and `-` only.
+        version: positive integer version, or `None` for the next free one.
+        preprocessing: optional callable (e.g. a `keras.Sequential`) applied
+            to the raw inputs before every endpoint.
+        input_shape: shape (without batch) of the raw inputs the endpoints
+            take; defaults to the model's `serving_input_shape` (required
+            when `preprocessing` changes the shape).
+        input_dtype: dtype of the raw inputs.
+        verbose: print Keras' summary of the written endpoints.
+
+    Returns:
+        The path of the written version directory.
+
+    Raises:
+        ValueError: for a bad `name` or `version`.
+        FileExistsError: if `<base_dir>/<name>/<version>` already exists.
+
+    Example:
+
+    ```python
+    import keras_ssl
+
+    encoder = keras_ssl.backbones.mlp((2,), hidden=(16, 16))
+    model = keras_ssl.uncertainty.SoftmaxClassifier(encoder, num_classes=2)
+    model.build((None, 2))
+    path = keras_ssl.export.export_saved_model(model, "/tmp/exports", "moons")
+    # TF Serving: --model_base_path=/tmp/exports/moons
+    ```
+    """
+    name = model.name if name is None else name
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        raise ValueError(
+            f"name must be letters, digits, '.', '_' or '-' only; got {name!r}"
+        )
+    model_dir = os.path.join(base_dir, name)
+    if version is None:
+        version = next_version(model_dir)
+    elif (
+        not isinstance(version, int)
+        or isinstance(version, bool)
+        or (version < 1)
+    ):
+        raise ValueError(f"version must be a positive integer; got {version!r}")
+    path = os.path.join(model_dir, str(version))
+    if os.path.exists(path):
+        raise FileExistsError(
+            f"{path} already exists; exports are never overwritten. Pass "
+            "another version or leave version=None for the next free one."
+        )
+    endpoints = model.serving_endpoints()
+    if not endpoints:
+        raise ValueError(f"{type(model).__name__} has no serving endpoints")
+    shape = tuple(input_shape or model.serving_input_shape)
+    signature = [
+        tf.TensorSpec((None, *shape), dtype=input_dtype, name="inputs")
+    ]
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if preprocessing is not None and isinstance(
+        preprocessing, keras.layers.Layer
+    ):
+        archive.track(preprocessing)
+    for endpoint_name, function in endpoints.items():
+        archive.add_endpoint(
+            endpoint_name,
+            _with_preprocessing(function, preprocessing),
+            input_signature=signature,
+        )
+    os.makedirs(model_dir, exist_ok=True)
+    archive.write_out(path, verbose=verbose)
+    return path
+
+
+def next_version(model_dir):
+    """Next integer version under `model_dir` (1 if there is none)."""
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [int(v) for v in os.listdir(model_dir) if v.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def _with_preprocessing(function, preprocessing):
+    def endpoint(inputs):
+        if preprocessing is not None:
+            inputs = preprocessing(inputs)
+        return function(inputs)
+
+    return endpoint

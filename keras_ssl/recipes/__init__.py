@@ -1,0 +1,27 @@
+"""What the `keras-ssl` command line knows how to train, by name."""
+
+from keras_ssl.recipes.recipe import Recipe
+from keras_ssl.recipes.representation_recipe import RepresentationRecipe
+from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
+from keras_ssl.recipes.uncertainty_recipe import UncertaintyRecipe
+
+RECIPES = {recipe.name: recipe for recipe in (SoftmaxRecipe(),)}
+
+
+def get_recipe(name):
+    """The recipe registered as `name`; a clear error for unknown names."""
+    if name not in RECIPES:
+        raise ValueError(
+            f"unknown method {name!r}; known methods: "
+            f"{', '.join(sorted(RECIPES))} (see `keras-ssl list`)"
+        )
+    return RECIPES[name]
+
+
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "RepresentationRecipe",
+    "UncertaintyRecipe",
+    "get_recipe",
+]

@@ -1,0 +1,77 @@
+import os
+
+import numpy as np
+
+from keras_ssl import data as ssl_data
+from keras_ssl import evaluation
+from keras_ssl.recipes.recipe import Recipe
+
+
+class RepresentationRecipe(Recipe):
+    """Data and evaluation shared by the representation learners.
+
+    Training data are the digits training images with their sample index,
+    `(x, index)`, as NAT and PCL need; labels are used only by the probes.
+
+    Metrics (`run.json`), all on frozen encoder features of the held-out
+    digits test split:
+        - `linear_probe_accuracy`: logistic regression on standardised
+          features, trained on every training label;
+        - `knn_accuracy`: weighted cosine kNN (k = 5);
+        - `random_init_linear_probe_accuracy`, `random_init_knn_accuracy`:
+          the same two for the identical encoder at its random
+          initialisation, the baseline a learned representation must beat.
+    Plot: a PCA map of the test embeddings coloured by label.
+    """
+
+    datasets = ("digits",)
+
+    def load_data(self, dataset, config, seed):
+        self.check_dataset(dataset)
+        size = config.get("image_size", 16)
+        (x, y), (x_test, y_test) = ssl_data.digits(image_size=size, seed=seed)
+        return {
+            "kind": "image",
+            "x_train": x,
+            "y_train": y,
+            "x_test": x_test,
+            "y_test": y_test,
+            "input_shape": x.shape[1:],
+            "preprocessing": ssl_data.digits_preprocessing(image_size=size),
+            "raw_input_shape": (8, 8, 1),
+        }
+
+    def fit_inputs(self, data):
+        return data["x_train"], np.arange(len(data["x_train"]), dtype="int64")
+
+    def evaluate(self, model, data, run_dir=None, initial_model=None):
+        metrics, features = probe_metrics(model.encoder, data)
+        if initial_model is not None:
+            baseline, _ = probe_metrics(initial_model.encoder, data)
+            metrics.update({f"random_init_{k}": v for k, v in baseline.items()})
+        if run_dir is not None:
+            plots = os.path.join(run_dir, "plots")
+            os.makedirs(plots, exist_ok=True)
+            evaluation.embedding_map(
+                features,
+                data["y_test"],
+                path=os.path.join(plots, "embedding_map.png"),
+                title=f"{self.name}: test embeddings (PCA)",
+            )
+        return metrics
+
+
+def probe_metrics(encoder, data):
+    """Linear-probe and kNN accuracy of `encoder`; also the test features."""
+    train = evaluation.encoder_features(encoder, data["x_train"])
+    test = evaluation.encoder_features(encoder, data["x_test"])
+    labels = data["y_train"], data["y_test"]
+    metrics = {
+        "linear_probe_accuracy": evaluation.linear_probe(
+            train, labels[0], test, labels[1]
+        ),
+        "knn_accuracy": evaluation.knn_accuracy(
+            train, labels[0], test, labels[1], k=5
+        ),
+    }
+    return metrics, test

@@ -1,0 +1,247 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ssl import cli
+
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_ssl.cli", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+
+
+def train_args(run_dir, *extra, epochs=4, dataset="two_moons"):
+    return cli._parser().parse_args(
+        [
+            "train",
+            "softmax",
+            "--dataset",
+            dataset,
+            "--epochs",
+            str(epochs),
+            "--batch-size",
+            "64",
+            "--output",
+            str(run_dir),
+            "--verbose",
+            "0",
+            *extra,
+        ]
+    )
+
+
+def test_list_names_the_methods():
+    result = run_cli("list")
+    assert result.returncode == 0
+    assert "softmax" in result.stdout and "uncertainty" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "nope", "--output", "{d}"], "unknown method 'nope'"),
+        (
+            ["train", "softmax", "--dataset", "cifar99", "--output", "{d}"],
+            "does not train on dataset 'cifar99'",
+        ),
+        (
+            ["train", "softmax", "--set", "lr=0.1", "--output", "{d}"],
+            "unknown --set key(s) for softmax: lr",
+        ),
+        (
+            [
+                "train",
+                "softmax",
+                "--set",
+                "learning_rate=fast",
+                "--output",
+                "{d}",
+            ],
+            "expected a float",
+        ),
+        (
+            ["train", "softmax", "--epochs", "0", "--output", "{d}"],
+            "--epochs must be a positive integer",
+        ),
+        (
+            [
+                "train",
+                "softmax",
+                "--batch-size",
+                "63",
+                "--replicas",
+                "2",
+                "--output",
+                "{d}",
+            ],
+            "must be divisible by --replicas 2",
+        ),
+        (["train", "softmax", "--output", "{full}"], "exists and is not empty"),
+        (
+            ["train", "softmax", "--resume", "--output", "{full}"],
+            "holds no interrupted keras-ssl run",
+        ),
+        (["evaluate", "{d}"], "not a finished keras-ssl run"),
+    ],
+)
+def test_bad_arguments_fail_before_training(tmp_path, args, message):
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "notes.txt").write_text("my notes")
+    fresh = tmp_path / "fresh"
+    args = [a.format(d=fresh, full=full) for a in args]
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Epoch 1" not in result.stdout
+    assert not fresh.exists() or not os.listdir(fresh)
+    assert os.listdir(full) == ["notes.txt"]
+
+
+def test_train_evaluate_export_on_two_moons(tmp_path):
+    run_dir = tmp_path / "run"
+    assert cli.train(train_args(run_dir, epochs=3)) == 0
+    run = json.loads((run_dir / "run.json").read_text())
+    for key in (
+        "method",
+        "dataset",
+        "config",
+        "seed",
+        "versions",
+        "replicas",
+        "global_batch",
+        "train_seconds",
+        "metrics",
+    ):
+        assert key in run
+    assert run["config"] == {
+        "learning_rate": 0.001,
+        "image_size": 16,
+        "width": "wide",
+    }
+    metrics = run["metrics"]
+    assert 0.5 < metrics["accuracy"] <= 1.0
+    for key in ("ece", "nll", "brier"):
+        assert metrics[key] >= 0
+    assert set(metrics["ood"]["far"]) >= {
+        "auroc",
+        "aupr_in",
+        "aupr_out",
+        "fpr_at_95_tpr",
+        "detection_accuracy",
+    }
+    for plot in ("reliability_diagram", "ood_histograms", "certainty_map"):
+        assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000
+    assert list((run_dir / "logs").glob("train/events.out.tfevents*"))
+
+    result = run_cli("evaluate", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    again = json.loads((run_dir / "evaluation.json").read_text())["metrics"]
+    assert again["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert again["ood"]["far"]["auroc"] == pytest.approx(
+        metrics["ood"]["far"]["auroc"]
+    )
+
+    target = tmp_path / "saved_models" / "moons"
+    result = run_cli("export", str(run_dir), "--to", str(target))
+    assert result.returncode == 0, result.stderr
+    assert (target / "1" / "saved_model.pb").exists()
+    result = run_cli("export", str(run_dir), "--to", str(target))
+    assert (target / "2" / "saved_model.pb").exists()
+    result = run_cli(
+        "export", str(run_dir), "--to", str(target), "--version", "1"
+    )
+    assert result.returncode == 2 and "never overwritten" in result.stderr
+
+
+def test_digits_export_takes_raw_images(tmp_path):
+    import tensorflow as tf
+
+    from keras_ssl import data
+
+    run_dir = tmp_path / "run"
+    assert cli.train(train_args(run_dir, epochs=1, dataset="digits")) == 0
+    assert (
+        run_cli(
+            "export", str(run_dir), "--to", str(tmp_path / "sm" / "d")
+        ).returncode
+        == 0
+    )
+    raw, _ = data.raw_digits()
+    loaded = tf.saved_model.load(str(tmp_path / "sm" / "d" / "1"))
+    out = loaded.signatures["serving_default"](inputs=tf.constant(raw[:5]))
+    model = keras.saving.load_model(str(run_dir / "model.keras"))
+    images = data.digits_preprocessing(image_size=16)(raw[:5])
+    np.testing.assert_allclose(
+        out["probs"], model.classify(images)["probs"], atol=1e-5
+    )
+
+
+class StopAfter(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.stop_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.stop_epoch:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path):
+    straight = tmp_path / "straight"
+    cli.train(train_args(straight))
+    resumed = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        cli.train(train_args(resumed), callbacks=[StopAfter(2)])
+    assert not (resumed / "run.json").exists()
+    with pytest.raises(FileExistsError):
+        cli.train(train_args(resumed))
+    cli.train(train_args(resumed, "--resume"))
+    a = json.loads((straight / "run.json").read_text())
+    b = json.loads((resumed / "run.json").read_text())
+    assert b["epochs_this_session"] == 2
+    assert a["final_logs"] == pytest.approx(b["final_logs"], rel=1e-5)
+    assert a["metrics"]["nll"] == pytest.approx(b["metrics"]["nll"], rel=1e-5)
+    ma = keras.saving.load_model(str(straight / "model.keras"))
+    mb = keras.saving.load_model(str(resumed / "model.keras"))
+    for wa, wb in zip(ma.get_weights(), mb.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, atol=1e-5)
+
+
+def test_resume_rejects_changed_arguments(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        cli.train(train_args(run_dir), callbacks=[StopAfter(1)])
+    with pytest.raises(ValueError, match="different seed"):
+        cli.train(train_args(run_dir, "--resume", "--seed", "3"))
+
+
+def test_two_replicas_from_the_command_line(tmp_path):
+    result = run_cli(
+        "train",
+        "softmax",
+        "--dataset",
+        "two_moons",
+        "--epochs",
+        "1",
+        "--replicas",
+        "2",
+        "--output",
+        str(tmp_path / "r2"),
+        "--verbose",
+        "0",
+    )
+    assert result.returncode == 0, result.stderr
+    run = json.loads((tmp_path / "r2" / "run.json").read_text())
+    assert run["replicas"] == 2 and run["global_batch"] == 64

@@ -1,0 +1,124 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_ssl.core import Method, replica_mean
+from keras_ssl.core.replica_check import check_replica_equivalence
+from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
+from tests.core import replica_models
+
+
+def _batch(seed=0, n=16):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype("float32")
+    return x, rng.integers(0, 3, n).astype("int32")
+
+
+def test_replica_mean_is_the_global_mean_on_one_device():
+    values = np.array([1.0, 2.0, 6.0], dtype="float32")
+    assert float(replica_mean(values)) == pytest.approx(3.0)
+    per_pixel = np.ones((2, 3, 3), dtype="float32") * [[[1.0]], [[3.0]]]
+    assert float(replica_mean(per_pixel)) == pytest.approx(2.0)
+
+
+def test_two_replicas_equal_one_device():
+    report = check_replica_equivalence(
+        replica_models.build_softmax, _batch(), fit_kwargs={"epochs": 2}
+    )
+    assert report["weights"] == 6
+    assert report["mirrored_weights_checked"] == 6
+    assert report["max_weight_difference"] < 1e-5
+    assert set(report["logs"]) == {"loss", "accuracy"}
+
+
+def test_harness_catches_a_local_batch_mean():
+    with pytest.raises(AssertionError, match="differs from 1 device"):
+        check_replica_equivalence(replica_models.build_local_mean, _batch())
+
+
+def test_harness_rejects_bad_arguments():
+    def local():
+        pass
+
+    with pytest.raises(ValueError, match="module-level"):
+        check_replica_equivalence(local, _batch())
+    with pytest.raises(ValueError, match="replicas must be"):
+        check_replica_equivalence(replica_models.build_softmax, _batch(), 1)
+
+
+def test_logged_loss_is_the_true_loss():
+    model = replica_models.build_softmax()
+    x, y = _batch()
+    model(x)
+    logits = model.predict(x, verbose=0)
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        y, logits
+    )
+    logs = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(float(expected), rel=1e-5)
+    accuracy = np.mean(np.argmax(logits, -1) == y)
+    assert logs["accuracy"] == pytest.approx(accuracy)
+
+
+def test_keras_round_trip_gives_identical_outputs(tmp_path):
+    model = replica_models.build_softmax()
+    x, y = _batch()
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    path = os.path.join(tmp_path, "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, SoftmaxClassifier)
+    assert json.dumps(loaded.get_config()) == json.dumps(model.get_config())
+    np.testing.assert_array_equal(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+    )
+    # The optimizer comes back too, so training continues identically.
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    loaded.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_get_config_requires_every_init_argument_stored():
+    class Forgetful(Method):
+        def __init__(self, encoder, scale=2.0, **kwargs):
+            super().__init__(encoder, **kwargs)
+
+    with pytest.raises(NotImplementedError, match="self.scale"):
+        Forgetful(replica_models._encoder()).get_config()
+
+
+def test_encoder_must_be_a_model():
+    with pytest.raises(ValueError, match="encoder must be a keras.Model"):
+        SoftmaxClassifier(keras.layers.Dense(3), num_classes=3)
+    with pytest.raises(ValueError, match="num_classes"):
+        SoftmaxClassifier(replica_models._encoder(), num_classes=1)
+
+
+def test_host_side_methods_never_get_xla():
+    class HostSide(SoftmaxClassifier):
+        xla_compatible = False
+
+    model = HostSide(replica_models._encoder(), num_classes=3)
+    model.compile(optimizer="sgd", jit_compile="auto")
+    assert model.jit_compile is False
+    with pytest.raises(ValueError, match="cannot be XLA-compiled"):
+        model.compile(optimizer="sgd", jit_compile=True)
+
+
+def test_regularization_losses_are_added_and_trained():
+    inputs = keras.Input((6,))
+    features = keras.layers.Dense(
+        4, kernel_regularizer=keras.regularizers.L2(10.0)
+    )(inputs)
+    model = SoftmaxClassifier(keras.Model(inputs, features), num_classes=3)
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    x, y = _batch()
+    model(x)
+    before = float(tf.norm(model.encoder.weights[0]))
+    model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+    assert float(tf.norm(model.encoder.weights[0])) < 0.7 * before

@@ -1,0 +1,141 @@
+"""The TFDS loader on small data sets built in the test (no network)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from keras_ssl.data import DATASETS, load, load_dataset
+
+SIZES = {"train": 20, "test": 8}
+
+
+def _examples(split, shape):
+    """The images and labels a fake builder writes, in generation order."""
+    rng = np.random.RandomState(0 if split == "train" else 1)
+    images = rng.randint(0, 256, (SIZES[split], *shape)).astype("uint8")
+    labels = np.arange(SIZES[split]) % 3
+    return images, labels
+
+
+class _FakeBuilder(tfds.core.GeneratorBasedBuilder):
+    VERSION = tfds.core.Version("1.0.0")
+    SHAPE = None
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=self.SHAPE),
+                    "label": tfds.features.ClassLabel(num_classes=3),
+                }
+            ),
+        )
+
+    def _split_generators(self, dl_manager):
+        return {split: self._generate_examples(split) for split in SIZES}
+
+    def _generate_examples(self, split):
+        images, labels = _examples(split, self.SHAPE)
+        for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+            yield i, {"image": image, "label": int(label)}
+
+
+class KerasSslFakeGray(_FakeBuilder):
+    SHAPE = (6, 6, 1)
+
+
+class KerasSslFakeRgb(_FakeBuilder):
+    SHAPE = (5, 5, 3)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    tfds.disable_progress_bar()
+    path = str(tmp_path_factory.mktemp("tfds"))
+    KerasSslFakeGray(data_dir=path).download_and_prepare()
+    KerasSslFakeRgb(data_dir=path).download_and_prepare()
+    return path
+
+
+def _same_rows(actual, expected):
+    """Order-free comparison (TFDS shuffles examples when it writes them)."""
+    order_a = np.lexsort(actual.reshape(len(actual), -1).T)
+    order_e = np.lexsort(expected.reshape(len(expected), -1).T)
+    np.testing.assert_allclose(actual[order_a], expected[order_e], atol=1e-6)
+    return order_a, order_e
+
+
+def test_load_by_name_scales_to_unit_range(data_dir):
+    x, y = load("keras_ssl_fake_gray", split="train", data_dir=data_dir)
+    images, labels = _examples("train", (6, 6, 1))
+    assert x.shape == (20, 6, 6, 1) and x.dtype == np.float32
+    assert y.dtype == np.int32
+    order_a, order_e = _same_rows(x, images / 255.0)
+    np.testing.assert_array_equal(y[order_a], labels[order_e])
+
+
+def test_resize_and_gray_to_rgb(data_dir):
+    builder = KerasSslFakeGray(data_dir=data_dir)
+    x, _ = load(None, split="test", image_size=4, channels=3, builder=builder)
+    images, _ = _examples("test", (6, 6, 1))
+    expected = tf.image.resize(images / 255.0, (4, 4), method="bilinear")
+    expected = np.repeat(np.clip(expected.numpy(), 0, 1), 3, axis=-1)
+    assert x.shape == (8, 4, 4, 3)
+    _same_rows(x, expected)
+
+
+def test_rgb_to_gray(data_dir):
+    x, _ = load("keras_ssl_fake_rgb", data_dir=data_dir, channels=1)
+    images, _ = _examples("train", (5, 5, 3))
+    # ITU-R 601 luma, the weights of tf.image.rgb_to_grayscale.
+    gray = (images / 255.0) @ np.array([0.2989, 0.5870, 0.1140])
+    assert x.shape == (20, 5, 5, 1)
+    _same_rows(x, gray[..., None])
+
+
+def test_dataset_output_and_max_examples(data_dir):
+    dataset = load(
+        "keras_ssl_fake_rgb",
+        split="test",
+        data_dir=data_dir,
+        as_numpy=False,
+        image_size=(3, 2),
+    )
+    assert dataset.element_spec == (
+        tf.TensorSpec((3, 2, 3), tf.float32),
+        tf.TensorSpec((), tf.int32),
+    )
+    assert len(list(dataset)) == 8
+    x, y = load("keras_ssl_fake_rgb", data_dir=data_dir, max_examples=7)
+    assert len(x) == len(y) == 7
+
+
+def test_missing_data_is_not_downloaded(tmp_path):
+    with pytest.raises(ValueError, match="download=True"):
+        load("keras_ssl_fake_gray", data_dir=str(tmp_path))
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_arguments(data_dir):
+    with pytest.raises(ValueError, match="not a TensorFlow Datasets"):
+        load("no_such_dataset_xyz")
+    with pytest.raises(ValueError, match="channels"):
+        load("keras_ssl_fake_gray", data_dir=data_dir, channels=2)
+    with pytest.raises(ValueError, match="image_size"):
+        load("keras_ssl_fake_gray", data_dir=data_dir, image_size=(0, 3))
+
+
+def test_load_dataset_dispatch(data_dir):
+    assert DATASETS == ("digits", "two_moons")
+    (x_train, _), (x_test, _) = load_dataset("digits", image_size=16)
+    assert x_train.shape[1:] == (16, 16, 1) and len(x_test) == 540
+    (x_train, _), (x_test, _) = load_dataset("two_moons", n_samples=50)
+    assert x_train.shape == (50, 2) and x_test.shape == (200, 2)
+    (x_train, y_train), (x_test, y_test) = load_dataset(
+        "keras_ssl_fake_gray", data_dir=data_dir, channels=3
+    )
+    assert x_train.shape == (20, 6, 6, 3) and x_test.shape == (8, 6, 6, 3)
+    with pytest.raises(ValueError, match="digits"):
+        load_dataset("no_such_dataset_xyz")
