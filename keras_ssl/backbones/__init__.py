@@ -9,7 +9,8 @@ from keras_ssl.backbones.cifar_resnet import cifar_resnet
 from keras_ssl.backbones.lenet import lenet
 from keras_ssl.backbones.mlp import mlp
 from keras_ssl.backbones.network_in_network import network_in_network
-from keras_ssl.backbones.small_cnn import SMALL_CNN_PRESETS, small_cnn
+from keras_ssl.backbones.small_cnn import SMALL_CNN_PRESETS
+from keras_ssl.backbones.small_cnn import small_cnn
 from keras_ssl.backbones.wide_resnet import wide_resnet
 
 BACKBONES = {

@@ -2,11 +2,9 @@
 
 import keras
 
-from keras_ssl.backbones._checks import (
-    check_activation,
-    check_image_shape,
-    check_positive_int,
-)
+from keras_ssl.backbones._checks import check_activation
+from keras_ssl.backbones._checks import check_image_shape
+from keras_ssl.backbones._checks import check_positive_int
 
 
 def lenet(input_shape, features=84, activation="relu", name="lenet"):

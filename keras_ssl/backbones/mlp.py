@@ -2,12 +2,10 @@
 
 import keras
 
-from keras_ssl.backbones._checks import (
-    check_activation,
-    check_positive_int,
-    check_rate,
-    is_positive_int,
-)
+from keras_ssl.backbones._checks import check_activation
+from keras_ssl.backbones._checks import check_positive_int
+from keras_ssl.backbones._checks import check_rate
+from keras_ssl.backbones._checks import is_positive_int
 
 
 def mlp(

@@ -2,7 +2,8 @@
 
 import keras
 
-from keras_ssl.backbones._checks import check_image_shape, check_positive_int
+from keras_ssl.backbones._checks import check_image_shape
+from keras_ssl.backbones._checks import check_positive_int
 
 
 def network_in_network(

@@ -2,11 +2,9 @@
 
 import keras
 
-from keras_ssl.backbones._checks import (
-    check_image_shape,
-    is_positive_int,
-    is_positive_number,
-)
+from keras_ssl.backbones._checks import check_image_shape
+from keras_ssl.backbones._checks import is_positive_int
+from keras_ssl.backbones._checks import is_positive_number
 
 SMALL_CNN_PRESETS = {"narrow": (4, 8, 16), "wide": (32, 64, 128)}
 

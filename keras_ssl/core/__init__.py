@@ -1,11 +1,9 @@
 """What every keras_ssl method shares: the base model and replica helpers."""
 
-from keras_ssl.core.distribution import (
-    all_gather,
-    num_replicas,
-    replica_mean,
-    replica_sum,
-)
+from keras_ssl.core.distribution import all_gather
+from keras_ssl.core.distribution import num_replicas
+from keras_ssl.core.distribution import replica_mean
+from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.method import Method
 
 __all__ = [

@@ -10,7 +10,8 @@ from keras_ssl.data.digits_preprocessing import digits_preprocessing
 from keras_ssl.data.far_points import far_points
 from keras_ssl.data.gaussian_noise import gaussian_noise
 from keras_ssl.data.held_out_classes import held_out_classes
-from keras_ssl.data.load_dataset import DATASETS, load_dataset
+from keras_ssl.data.load_dataset import DATASETS
+from keras_ssl.data.load_dataset import load_dataset
 from keras_ssl.data.make_dataset import make_dataset
 from keras_ssl.data.raw_digits import raw_digits
 from keras_ssl.data.semi_supervised_dataset import semi_supervised_dataset

@@ -4,7 +4,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
-from keras_ssl.data.digits_preprocessing import CHANNELS, IMAGE_SIZES
+from keras_ssl.data.digits_preprocessing import CHANNELS
+from keras_ssl.data.digits_preprocessing import IMAGE_SIZES
 from keras_ssl.data.raw_digits import raw_digits
 
 

@@ -19,9 +19,7 @@ from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.maximum_calibration_error import (
     maximum_calibration_error,
 )
-from keras_ssl.evaluation.negative_log_likelihood import (
-    negative_log_likelihood,
-)
+from keras_ssl.evaluation.negative_log_likelihood import negative_log_likelihood
 from keras_ssl.evaluation.ood_histograms import ood_histograms
 from keras_ssl.evaluation.ood_metrics import ood_metrics
 from keras_ssl.evaluation.reliability_diagram import reliability_diagram

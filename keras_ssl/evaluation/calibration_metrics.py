@@ -10,9 +10,7 @@ from keras_ssl.evaluation.expected_calibration_error import (
 from keras_ssl.evaluation.maximum_calibration_error import (
     maximum_calibration_error,
 )
-from keras_ssl.evaluation.negative_log_likelihood import (
-    negative_log_likelihood,
-)
+from keras_ssl.evaluation.negative_log_likelihood import negative_log_likelihood
 
 
 def calibration_metrics(probs, labels, num_bins=15, strategy="uniform"):

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from keras_ssl.evaluation._validation import check_features, check_labels
+from keras_ssl.evaluation._validation import check_features
+from keras_ssl.evaluation._validation import check_labels
 
 
 def embedding_map(features, labels, path=None, title=None):

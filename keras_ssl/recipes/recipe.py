@@ -131,7 +131,7 @@ def _convert(key, value, default):
             return tuple(type(default[0])(v) for v in value.split(","))
     except ValueError:
         raise ValueError(
-            f"--set {key}={value}: expected a {type(default).__name__} "
-            f"like the default {default!r}"
+            f"--set {key}={value}: expected {type(default).__name__} "
+            f"(the default is {default!r})"
         ) from None
     return value

@@ -3,8 +3,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_ssl import backbones, evaluation
+from keras_ssl import backbones
 from keras_ssl import data as ssl_data
+from keras_ssl import evaluation
 from keras_ssl.recipes.recipe import Recipe
 
 IN_CLASSES = (0, 1, 2, 3, 4)

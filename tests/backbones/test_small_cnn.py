@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ssl.backbones import SMALL_CNN_PRESETS, small_cnn
+from keras_ssl.backbones import SMALL_CNN_PRESETS
+from keras_ssl.backbones import small_cnn
 
 
 def _numpy_small_cnn(model, images, num_blocks):

@@ -68,7 +68,7 @@ def test_list_names_the_methods():
                 "--output",
                 "{d}",
             ],
-            "expected a float",
+            "expected float",
         ),
         (
             ["train", "softmax", "--epochs", "0", "--output", "{d}"],

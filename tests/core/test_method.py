@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssl.core import Method, replica_mean
+from keras_ssl.core import Method
+from keras_ssl.core import replica_mean
 from keras_ssl.core.replica_check import check_replica_equivalence
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
 from tests.core import replica_models

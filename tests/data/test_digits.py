@@ -4,7 +4,9 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from keras_ssl.data import digits, digits_preprocessing, raw_digits
+from keras_ssl.data import digits
+from keras_ssl.data import digits_preprocessing
+from keras_ssl.data import raw_digits
 
 
 def _bilinear_reference(images, size):

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from keras_ssl.data import gaussian_noise, held_out_classes, uniform_noise
+from keras_ssl.data import gaussian_noise
+from keras_ssl.data import held_out_classes
+from keras_ssl.data import uniform_noise
 
 
 def test_uniform_noise_shape_range_and_moments():

@@ -2,11 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ssl.data import (
-    digits,
-    semi_supervised_dataset,
-    semi_supervised_split,
-)
+from keras_ssl.data import digits
+from keras_ssl.data import semi_supervised_dataset
+from keras_ssl.data import semi_supervised_split
 
 
 def _toy(per_class=(30, 30, 30, 30, 30), dim=2):

@@ -5,7 +5,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from keras_ssl.data import DATASETS, load, load_dataset
+from keras_ssl.data import DATASETS
+from keras_ssl.data import load
+from keras_ssl.data import load_dataset
 
 SIZES = {"train": 20, "test": 8}
 

@@ -3,7 +3,8 @@ import pytest
 from scipy.spatial.distance import cdist
 from sklearn.datasets import make_moons
 
-from keras_ssl.data import far_points, two_moons
+from keras_ssl.data import far_points
+from keras_ssl.data import two_moons
 
 
 def test_two_moons_is_make_moons_with_fresh_test_points():

@@ -2,16 +2,16 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, brier_score_loss, log_loss
+from sklearn.metrics import accuracy_score
+from sklearn.metrics import brier_score_loss
+from sklearn.metrics import log_loss
 
-from keras_ssl.evaluation import (
-    brier_score,
-    calibration_bins,
-    calibration_metrics,
-    expected_calibration_error,
-    maximum_calibration_error,
-    negative_log_likelihood,
-)
+from keras_ssl.evaluation import brier_score
+from keras_ssl.evaluation import calibration_bins
+from keras_ssl.evaluation import calibration_metrics
+from keras_ssl.evaluation import expected_calibration_error
+from keras_ssl.evaluation import maximum_calibration_error
+from keras_ssl.evaluation import negative_log_likelihood
 
 # Hand-computed case, 5 equal-width bins (0, .2], (.2, .4], ... (.8, 1]:
 #   (.4, .6]: confidences .5 (right), .45 (wrong), .6 (wrong)

@@ -10,13 +10,11 @@ from matplotlib.image import imread  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from keras_ssl.evaluation import (  # noqa: E402
-    certainty_map,
-    embedding_map,
-    expected_calibration_error,
-    ood_histograms,
-    reliability_diagram,
-)
+from keras_ssl.evaluation import certainty_map  # noqa: E402
+from keras_ssl.evaluation import embedding_map  # noqa: E402
+from keras_ssl.evaluation import expected_calibration_error  # noqa: E402
+from keras_ssl.evaluation import ood_histograms  # noqa: E402
+from keras_ssl.evaluation import reliability_diagram  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -2,7 +2,9 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score
+from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_curve
 
 from keras_ssl.evaluation import ood_metrics
 

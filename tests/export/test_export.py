@@ -1,6 +1,5 @@
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -80,9 +79,6 @@ def test_export_loads_in_fresh_process_without_keras_ssl(tmp_path):
     )
 
 
-@pytest.mark.skipif(
-    shutil.which("saved_model_cli") is None, reason="saved_model_cli missing"
-)
 def test_saved_model_cli_lists_serving_default(tmp_path):
     path = export_saved_model(_model(), str(tmp_path), "clf")
     result = subprocess.run(

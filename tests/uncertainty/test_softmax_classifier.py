@@ -2,7 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ssl import backbones, data, evaluation
+from keras_ssl import backbones
+from keras_ssl import data
+from keras_ssl import evaluation
 from keras_ssl.uncertainty import SoftmaxClassifier
 
 

@@ -1,0 +1,39 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+@pytest.mark.parametrize("dataset", ["digits", "two_moons"])
+def test_softmax_baseline_example_runs(tmp_path, dataset):
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "examples", "softmax_baseline.py"),
+            "--dataset",
+            dataset,
+            "--epochs",
+            "2",
+            "--output",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    start = result.stdout.index("{")
+    end = result.stdout.rindex("}") + 1
+    metrics = json.loads(result.stdout[start:end])
+    assert 0.0 <= metrics["ece"] <= 1.0
+    assert set(metrics["ood_auroc"]) == (
+        {"far"} if dataset == "two_moons" else {"digits_5_9", "uniform_noise"}
+    )
+    assert (tmp_path / "reliability.png").exists()
+    assert (
+        tmp_path / "saved_models" / "softmax" / "1" / "saved_model.pb"
+    ).exists()

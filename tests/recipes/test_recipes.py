@@ -1,0 +1,95 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_ssl import evaluation
+from keras_ssl.recipes import RECIPES
+from keras_ssl.recipes import RepresentationRecipe
+from keras_ssl.recipes import get_recipe
+
+
+class _Encoded:
+    """Stands in for a trained method: only `.encoder` is read."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+
+def _flatten_encoder(units=None, seed=0):
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    if units:
+        x = keras.layers.Dense(
+            units, kernel_initializer=keras.initializers.RandomNormal(seed=seed)
+        )(x)
+    return keras.Model(inputs, x)
+
+
+def test_representation_metrics_are_the_probes_of_both_encoders(tmp_path):
+    recipe = RepresentationRecipe()
+    recipe.name = "probe_test"
+    data = recipe.load_data("digits", {"image_size": 8}, seed=0)
+    trained = _Encoded(_flatten_encoder())
+    random = _Encoded(_flatten_encoder(units=2))
+    metrics = recipe.evaluate(
+        trained, data, run_dir=str(tmp_path), initial_model=random
+    )
+    assert set(metrics) == {
+        "linear_probe_accuracy",
+        "knn_accuracy",
+        "random_init_linear_probe_accuracy",
+        "random_init_knn_accuracy",
+    }
+    pixels = data["x_train"].reshape(len(data["x_train"]), -1)
+    pixels_test = data["x_test"].reshape(len(data["x_test"]), -1)
+    expected = evaluation.linear_probe(
+        pixels, data["y_train"], pixels_test, data["y_test"]
+    )
+    assert metrics["linear_probe_accuracy"] == pytest.approx(expected)
+    # Raw pixels separate digits well; a random 2-d projection does not.
+    assert metrics["linear_probe_accuracy"] > 0.9
+    assert metrics["random_init_linear_probe_accuracy"] < 0.7
+    assert (tmp_path / "plots" / "embedding_map.png").stat().st_size > 1000
+
+
+def test_representation_inputs_carry_the_sample_index():
+    recipe = RepresentationRecipe()
+    data = recipe.load_data("digits", {"image_size": 8}, seed=0)
+    x, index = recipe.fit_inputs(data)
+    np.testing.assert_array_equal(index, np.arange(len(x)))
+    dataset, steps = recipe.train_dataset(data, 100, 0, 0, 1)
+    seen = np.concatenate([i.numpy() for _, i in dataset])
+    assert steps == len(seen) // 100 + 1
+    np.testing.assert_array_equal(np.sort(seen), np.arange(len(x)))
+    images = np.concatenate([b.numpy() for b, _ in dataset.take(1)])
+    np.testing.assert_array_equal(images, x[seen[:100]])
+
+
+def test_a_resumed_epoch_sees_the_same_batches():
+    recipe = get_recipe("softmax")
+    data = recipe.load_data("two_moons", recipe.defaults, seed=0)
+    full, steps = recipe.train_dataset(data, 64, 3, 0, 4)
+    tail, tail_steps = recipe.train_dataset(data, 64, 3, 2, 4)
+    full_y = [y.numpy() for _, y in full]
+    tail_y = [y.numpy() for _, y in tail]
+    assert steps == tail_steps
+    assert len(full_y) == 4 * steps and len(tail_y) == 2 * steps
+    for a, b in zip(full_y[2 * steps :], tail_y, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Different epochs are shuffled differently.
+    assert not np.array_equal(full_y[0], full_y[steps])
+
+
+def test_set_values_are_converted_to_the_default_type():
+    recipe = get_recipe("softmax")
+    config = recipe.resolve_config({"learning_rate": "0.01", "image_size": "8"})
+    assert config["learning_rate"] == 0.01 and config["image_size"] == 8
+    with pytest.raises(ValueError, match="expected int"):
+        recipe.resolve_config({"image_size": "big"})
+
+
+def test_every_recipe_names_a_documented_method():
+    for name, recipe in RECIPES.items():
+        assert recipe.name == name
+        assert recipe.family and recipe.paper
+        assert recipe.method.__doc__ and "Example" in recipe.method.__doc__
