@@ -4,8 +4,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
-from keras_ssl.data.digits_preprocessing import CHANNELS
-from keras_ssl.data.digits_preprocessing import IMAGE_SIZES
+from keras_ssl.data.digits_preprocessing import check_image_options
 from keras_ssl.data.raw_digits import raw_digits
 
 
@@ -54,14 +53,7 @@ def digits(image_size=8, channels=1, test_size=0.3, seed=0, classes=None):
         `sklearn.datasets.load_digits`; `sklearn.model_selection.
         train_test_split` with `stratify`.
     """
-    if image_size not in IMAGE_SIZES:
-        raise ValueError(
-            f"image_size must be one of {IMAGE_SIZES}; got {image_size!r}"
-        )
-    if channels not in CHANNELS:
-        raise ValueError(
-            f"channels must be one of {CHANNELS}; got {channels!r}"
-        )
+    check_image_options(image_size, channels)
     _check_test_size(test_size)
     images, labels = raw_digits()
     if classes is not None:

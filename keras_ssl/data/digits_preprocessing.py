@@ -6,6 +6,18 @@ IMAGE_SIZES = (8, 16, 32)
 CHANNELS = (1, 3)
 
 
+def check_image_options(image_size, channels):
+    """Raises a `ValueError` for an unsupported digits size or channels."""
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(
+            f"image_size must be one of {IMAGE_SIZES}; got {image_size!r}"
+        )
+    if channels not in CHANNELS:
+        raise ValueError(
+            f"channels must be one of {CHANNELS}; got {channels!r}"
+        )
+
+
 def digits_preprocessing(image_size=8, channels=1):
     """Builds a deterministic model mapping raw digits to model inputs.
 
@@ -47,14 +59,7 @@ def digits_preprocessing(image_size=8, channels=1):
     preprocess(images[:2]).shape  # (2, 16, 16, 3)
     ```
     """
-    if image_size not in IMAGE_SIZES:
-        raise ValueError(
-            f"image_size must be one of {IMAGE_SIZES}; got {image_size!r}"
-        )
-    if channels not in CHANNELS:
-        raise ValueError(
-            f"channels must be one of {CHANNELS}; got {channels!r}"
-        )
+    check_image_options(image_size, channels)
     inputs = keras.Input(shape=(8, 8, 1), name="raw_digits")
     x = keras.layers.Rescaling(1.0 / 16.0, name="rescale")(inputs)
     if image_size != 8:

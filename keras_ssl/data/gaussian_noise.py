@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_ssl.data._checks import check_count_and_shape
+
 
 def gaussian_noise(n, shape, seed=0, mean=0.5, std=0.25, clip=(0.0, 1.0)):
     """Draws `n` images of i.i.d. Gaussian noise, clipped to a range.
@@ -38,11 +40,7 @@ def gaussian_noise(n, shape, seed=0, mean=0.5, std=0.25, clip=(0.0, 1.0)):
         Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and
         Out-of-Distribution Examples in Neural Networks" (ICLR 2017).
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1; got {n!r}")
-    shape = tuple(int(d) for d in shape)
-    if not shape or min(shape) < 1:
-        raise ValueError(f"shape must be positive sizes; got {shape!r}")
+    shape = check_count_and_shape(n, shape)
     if std < 0:
         raise ValueError(f"std must be >= 0; got {std!r}")
     if clip is not None and (len(clip) != 2 or not clip[1] > clip[0]):

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_ssl.data._checks import check_xy
+
 
 def held_out_classes(x, y, in_classes):
     """Splits a labeled set into kept classes and held-out classes.
@@ -34,13 +36,7 @@ def held_out_classes(x, y, in_classes):
     (x_in, y_in), x_out = held_out_classes(x_test, y_test, [0, 1, 2, 3, 4])
     ```
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(x) != len(y):
-        raise ValueError(
-            "y must be a 1-D array as long as x; got x with "
-            f"{len(x)} rows and y of shape {y.shape}"
-        )
+    x, y = check_xy(x, y)
     in_classes = [int(c) for c in in_classes]
     if not in_classes:
         raise ValueError("in_classes must name at least one class; got []")

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_ssl.data._checks import check_xy
+
 
 def semi_supervised_split(
     x,
@@ -89,13 +91,7 @@ def semi_supervised_split(
         (`load_dataset.split_l_u`); Oliver et al., "Realistic Evaluation
         of Deep Semi-Supervised Learning Algorithms" (NeurIPS 2018).
     """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if y.ndim != 1 or len(x) != len(y):
-        raise ValueError(
-            "y must be a 1-D array as long as x; got x with "
-            f"{len(x)} rows and y of shape {y.shape}"
-        )
+    x, y = check_xy(x, y)
     all_classes = np.unique(y).tolist()
     if labeled_classes is None:
         seen = list(all_classes)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_ssl.data._checks import check_count_and_shape
+
 
 def uniform_noise(n, shape, seed=0, low=0.0, high=1.0):
     """Draws `n` images of i.i.d. uniform noise in `[low, high)`.
@@ -35,11 +37,7 @@ def uniform_noise(n, shape, seed=0, low=0.0, high=1.0):
         Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and
         Out-of-Distribution Examples in Neural Networks" (ICLR 2017).
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an int >= 1; got {n!r}")
-    shape = tuple(int(d) for d in shape)
-    if not shape or min(shape) < 1:
-        raise ValueError(f"shape must be positive sizes; got {shape!r}")
+    shape = check_count_and_shape(n, shape)
     if not high > low:
         raise ValueError(f"high must be larger than low; got {low} and {high}")
     rng = np.random.default_rng(seed)

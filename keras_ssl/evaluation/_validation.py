@@ -98,3 +98,29 @@ def check_scores(scores, name):
     if np.any(np.isnan(scores)):
         raise ValueError(f"{name} contains NaN values")
     return scores
+
+
+def check_probe_inputs(
+    train_features, train_labels, test_features, test_labels
+):
+    """Validates the four arrays of a probe on frozen features.
+
+    Returns them as `(train_features, train_labels, test_features,
+    test_labels)` with the checks of `check_features` and `check_labels`,
+    and the same feature dimension on both sides.
+    """
+    train_features = check_features(train_features, "train_features")
+    test_features = check_features(test_features, "test_features")
+    train_labels = check_labels(
+        train_labels, train_features.shape[0], "train_labels"
+    )
+    test_labels = check_labels(
+        test_labels, test_features.shape[0], "test_labels"
+    )
+    if train_features.shape[1] != test_features.shape[1]:
+        raise ValueError(
+            "train_features and test_features must have the same number of "
+            f"features; got {train_features.shape[1]} and "
+            f"{test_features.shape[1]}"
+        )
+    return train_features, train_labels, test_features, test_labels

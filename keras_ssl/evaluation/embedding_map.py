@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_ssl.evaluation._plotting import finish_figure
 from keras_ssl.evaluation._validation import check_features
 from keras_ssl.evaluation._validation import check_labels
 
@@ -76,10 +77,7 @@ def embedding_map(features, labels, path=None, title=None):
         axes.legend(markerscale=2, fontsize="small")
     if title is not None:
         axes.set_title(title)
-    figure.tight_layout()
-    if path is not None:
-        figure.savefig(path, format="png", dpi=120)
-    return figure
+    return finish_figure(figure, path)
 
 
 def _class_colors(num_classes):

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from keras_ssl.evaluation._validation import check_features
-from keras_ssl.evaluation._validation import check_labels
+from keras_ssl.evaluation._validation import check_probe_inputs
 
 
 def knn_accuracy(
@@ -67,20 +66,11 @@ def knn_accuracy(
         Wu et al., "Unsupervised Feature Learning via Non-Parametric
         Instance Discrimination" (InstDisc), CVPR 2018.
     """
-    train_features = check_features(train_features, "train_features")
-    test_features = check_features(test_features, "test_features")
-    train_labels = check_labels(
-        train_labels, train_features.shape[0], "train_labels"
-    )
-    test_labels = check_labels(
-        test_labels, test_features.shape[0], "test_labels"
-    )
-    if train_features.shape[1] != test_features.shape[1]:
-        raise ValueError(
-            "train_features and test_features must have the same number of "
-            f"features; got {train_features.shape[1]} and "
-            f"{test_features.shape[1]}"
+    train_features, train_labels, test_features, test_labels = (
+        check_probe_inputs(
+            train_features, train_labels, test_features, test_labels
         )
+    )
     num_train = train_features.shape[0]
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
         raise ValueError(f"k must be an integer; got {k!r}")

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_ssl.evaluation._plotting import finish_figure
 from keras_ssl.evaluation._validation import check_scores
 from keras_ssl.evaluation.ood_metrics import ood_metrics
 
@@ -89,7 +90,4 @@ def ood_histograms(scores_in, scores_out, path=None, title=None, bins=50):
     axes.legend()
     if title is not None:
         axes.set_title(title)
-    figure.tight_layout()
-    if path is not None:
-        figure.savefig(path, format="png", dpi=120)
-    return figure
+    return finish_figure(figure, path)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_ssl.evaluation._plotting import finish_figure
 from keras_ssl.evaluation.calibration_bins import calibration_bins
 from keras_ssl.evaluation.expected_calibration_error import (
     expected_calibration_error,
@@ -106,7 +107,4 @@ def reliability_diagram(
     )
     bottom.set_xlabel("Confidence (top-class probability)")
     bottom.set_ylabel("Samples")
-    figure.tight_layout()
-    if path is not None:
-        figure.savefig(path, format="png", dpi=120)
-    return figure
+    return finish_figure(figure, path)
