@@ -47,11 +47,15 @@ def make_dataset(
     Example:
 
     ```python
+    import keras_ssl
     from keras_ssl.data import digits, make_dataset
 
     (x_train, y_train), _ = digits()
     train = make_dataset((x_train, y_train), batch_size=64)
-    model.fit(train, epochs=10)
+    encoder = keras_ssl.backbones.small_cnn((8, 8, 1), preset="narrow")
+    model = keras_ssl.uncertainty.SoftmaxClassifier(encoder, num_classes=10)
+    model.compile(optimizer="adam")
+    model.fit(train, epochs=1)
     ```
     """
     if (

@@ -50,7 +50,9 @@ def semi_supervised_dataset(
     dataset = semi_supervised_dataset(
         split, labeled_batch=32, unlabeled_batch=64
     )
-    model.fit(dataset, epochs=20)
+    batch = next(iter(dataset))  # what a semi-supervised method's fit gets
+    batch["labeled"][0].shape, batch["unlabeled"].shape
+    # (TensorShape([32, 8, 8, 1]), TensorShape([64, 8, 8, 1]))
     ```
     """
     for name, value in (
