@@ -14,6 +14,7 @@ def small_cnn(
     widths=None,
     preset=None,
     width_multiplier=1.0,
+    synchronized_batch_norm=False,
     name="small_cnn",
 ):
     """A small CNN: conv blocks with max-pooling, then global average pooling.
@@ -42,6 +43,12 @@ def small_cnn(
             `preset`, not both.
         preset: `"narrow"` or `"wide"`, a key of `SMALL_CNN_PRESETS`.
         width_multiplier: scales every width (rounded, at least 1).
+        synchronized_batch_norm: bool. With `True`, BatchNorm computes its
+            batch moments over the global batch of all replicas
+            (`BatchNormalization(synchronized=True)`, TensorFlow only), so
+            training on R replicas equals training on one device. With
+            `False` (the default, as in every framework) each replica
+            normalises with its local batch.
         name: the model name.
 
     Returns:
@@ -105,7 +112,10 @@ def small_cnn(
             filters, 3, padding="same", use_bias=False, name=f"block{i}_conv"
         )(x)
         x = keras.layers.BatchNormalization(
-            momentum=0.9, epsilon=1e-5, name=f"block{i}_bn"
+            momentum=0.9,
+            epsilon=1e-5,
+            synchronized=bool(synchronized_batch_norm),
+            name=f"block{i}_bn",
         )(x)
         x = keras.layers.ReLU(name=f"block{i}_relu")(x)
         if i < len(widths):

@@ -3,6 +3,7 @@ the harness's worker process)."""
 
 import keras
 
+from keras_ssl.backbones import small_cnn
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
 
 
@@ -10,6 +11,23 @@ def _encoder():
     inputs = keras.Input((6,))
     x = keras.layers.Dense(8, activation="tanh")(inputs)
     return keras.Model(inputs, keras.layers.Dense(4)(x), name="encoder")
+
+
+def build_small_cnn(synchronized):
+    encoder = small_cnn(
+        (8, 8, 1), preset="narrow", synchronized_batch_norm=synchronized
+    )
+    model = SoftmaxClassifier(encoder, num_classes=3)
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    return model
+
+
+def build_synchronized_bn():
+    return build_small_cnn(True)
+
+
+def build_local_bn():
+    return build_small_cnn(False)
 
 
 def build_softmax():

@@ -36,6 +36,22 @@ def test_two_replicas_equal_one_device():
     assert set(report["logs"]) == {"loss", "accuracy"}
 
 
+def test_synchronized_batch_norm_makes_replicas_equal_one_device():
+    rng = np.random.default_rng(1)
+    batch = (
+        rng.random((16, 8, 8, 1)).astype("float32"),
+        rng.integers(0, 3, 16).astype("int32"),
+    )
+    report = check_replica_equivalence(
+        replica_models.build_synchronized_bn, batch, fit_kwargs={"epochs": 2}
+    )
+    assert report["max_weight_difference"] < 1e-5
+    # Per-replica BatchNorm normalises each half-batch on its own: the
+    # harness must see the difference.
+    with pytest.raises(AssertionError, match="moving_mean"):
+        check_replica_equivalence(replica_models.build_local_bn, batch)
+
+
 def test_harness_catches_a_local_batch_mean():
     with pytest.raises(AssertionError, match="differs from 1 device"):
         check_replica_equivalence(replica_models.build_local_mean, _batch())
