@@ -149,15 +149,7 @@ def _evaluate(recipe, model, data, config, run_dir):
 # evaluate
 # ----------------------------------------------------------------------
 def evaluate(args):
-    run = _read_run(args.run_dir)
-    import keras
-
-    from keras_ssl.recipes import get_recipe
-
-    recipe = get_recipe(run["method"])
-    keras.utils.set_random_seed(run["seed"])
-    data = recipe.load_data(run["dataset"], run["config"], run["seed"])
-    model = keras.saving.load_model(os.path.join(args.run_dir, MODEL_FILE))
+    run, recipe, data, model = _load_run(args.run_dir)
     metrics = _evaluate(recipe, model, data, run["config"], args.run_dir)
     path = os.path.join(args.run_dir, "evaluation.json")
     _write_json(path, {"metrics": metrics})
@@ -170,15 +162,9 @@ def evaluate(args):
 # export
 # ----------------------------------------------------------------------
 def export(args):
-    run = _read_run(args.run_dir)
-    import keras
-
+    run, recipe, data, model = _load_run(args.run_dir)
     from keras_ssl.export import export_saved_model
-    from keras_ssl.recipes import get_recipe
 
-    recipe = get_recipe(run["method"])
-    data = recipe.load_data(run["dataset"], run["config"], run["seed"])
-    model = keras.saving.load_model(os.path.join(args.run_dir, MODEL_FILE))
     preprocessing, raw_shape = recipe.export_preprocessing(data)
     target = os.path.normpath(args.to)
     path = export_saved_model(
@@ -282,6 +268,20 @@ def _versions(tf, keras):
         "numpy": numpy.__version__,
         "python": platform.python_version(),
     }
+
+
+def _load_run(run_dir):
+    """A finished run's `run.json`, recipe, data (same seed) and model."""
+    run = _read_run(run_dir)
+    import keras
+
+    from keras_ssl.recipes import get_recipe
+
+    recipe = get_recipe(run["method"])
+    keras.utils.set_random_seed(run["seed"])
+    data = recipe.load_data(run["dataset"], run["config"], run["seed"])
+    model = keras.saving.load_model(os.path.join(run_dir, MODEL_FILE))
+    return run, recipe, data, model
 
 
 def _read_run(run_dir):

@@ -2,7 +2,6 @@
 
 import importlib
 import inspect
-import os
 import pkgutil
 import re
 
@@ -41,4 +40,3 @@ def test_example_runs(code, tmp_path, monkeypatch):
         pytest.skip("needs a TensorFlow Datasets set prepared by the user")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "<docstring example>", "exec"), {})
-    os.chdir(tmp_path)
