@@ -66,7 +66,10 @@ def train(args, callbacks=()):
 
     recipe = get_recipe(args.method)
     recipe.check_dataset(args.dataset)
-    config = recipe.resolve_config(_parse_sets(args.set))
+    config = recipe.resolve_config(_parse_sets(args.set), args.dataset)
+    epochs, batch_size = recipe.training_defaults(args.dataset)
+    args.epochs = epochs if args.epochs is None else args.epochs
+    args.batch_size = batch_size if args.batch_size is None else args.batch_size
     _check_positive("--epochs", args.epochs)
     _check_positive("--batch-size", args.batch_size)
     _check_positive("--replicas", args.replicas)
@@ -314,8 +317,12 @@ def _parser():
     p.set_defaults(command=train, name="train")
     p.add_argument("method", help="method name (see `keras-ssl list`)")
     p.add_argument("--dataset", default="digits")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--epochs", type=int, help="default: the method's (see README)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, help="default: the method's (see README)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", required=True, help="run directory")
     p.add_argument(

@@ -20,12 +20,22 @@ class Recipe:
         defaults: hyperparameters settable with `--set key=value`, with
             their defaults; a value given on the command line is converted
             to the type of the default.
+        dataset_defaults: per-dataset values that replace entries of
+            `defaults` (e.g. the two-moons settings of a method's paper).
+        epochs, batch_size: what `keras-ssl train` uses when `--epochs` /
+            `--batch-size` are not given; `dataset_training` may override
+            them per dataset as `{dataset: {"epochs": ..., "batch_size":
+            ...}}`.
     """
 
     name = None
     method = None
     datasets = ("digits",)
     defaults = {}
+    dataset_defaults = {}
+    epochs = 10
+    batch_size = 64
+    dataset_training = {}
 
     @property
     def family(self):
@@ -35,18 +45,30 @@ class Recipe:
     def paper(self):
         return self.method.paper
 
-    def resolve_config(self, overrides):
-        """Defaults updated with `overrides`; unknown keys are an error."""
+    def resolve_config(self, overrides, dataset=None):
+        """Defaults (for `dataset`) updated with `overrides`.
+
+        Unknown keys are an error; string values are converted to the type
+        of the default.
+        """
         unknown = sorted(set(overrides) - set(self.defaults))
         if unknown:
             raise ValueError(
                 f"unknown --set key(s) for {self.name}: {', '.join(unknown)}."
                 f" Known keys: {', '.join(sorted(self.defaults)) or 'none'}"
             )
-        config = dict(self.defaults)
+        config = {**self.defaults, **self.dataset_defaults.get(dataset, {})}
         for key, value in overrides.items():
-            config[key] = _convert(key, value, self.defaults[key])
+            config[key] = _convert(key, value, config[key])
         return config
+
+    def training_defaults(self, dataset):
+        """`(epochs, batch_size)` used when the command line omits them."""
+        training = self.dataset_training.get(dataset, {})
+        return (
+            training.get("epochs", self.epochs),
+            training.get("batch_size", self.batch_size),
+        )
 
     def check_dataset(self, dataset):
         if dataset not in self.datasets:

@@ -93,3 +93,17 @@ def test_every_recipe_names_a_documented_method():
         assert recipe.name == name
         assert recipe.family and recipe.paper
         assert recipe.method.__doc__ and "Example" in recipe.method.__doc__
+
+
+def test_dataset_defaults_replace_defaults_for_that_dataset_only():
+    class Toy(get_recipe("softmax").__class__):
+        dataset_defaults = {"two_moons": {"learning_rate": 0.01}}
+        dataset_training = {"two_moons": {"epochs": 30}}
+
+    recipe = Toy()
+    assert recipe.resolve_config({}, "two_moons")["learning_rate"] == 0.01
+    assert recipe.resolve_config({}, "digits")["learning_rate"] == 1e-3
+    config = recipe.resolve_config({"learning_rate": "0.5"}, "two_moons")
+    assert config["learning_rate"] == 0.5
+    assert recipe.training_defaults("two_moons") == (30, recipe.batch_size)
+    assert recipe.training_defaults("digits") == (10, 64)
