@@ -10,12 +10,15 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "augment",
     "backbones",
     "core",
     "data",
     "evaluation",
     "export",
+    "layers",
     "recipes",
+    "representation",
     "uncertainty",
 )
 

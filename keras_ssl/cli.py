@@ -105,7 +105,7 @@ def train(args, callbacks=()):
     backup_dir = os.path.join(run_dir, BACKUP_DIR)
     initial_epoch = _backed_up_epoch(backup_dir)
     dataset, steps = recipe.train_dataset(
-        data, args.batch_size, args.seed, initial_epoch, args.epochs
+        data, args.batch_size, args.seed, initial_epoch, args.epochs, config
     )
     print(
         f"keras-ssl: training {recipe.name} on {args.dataset} "

@@ -1,11 +1,18 @@
 """What the `keras-ssl` command line knows how to train, by name."""
 
+from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
 from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
 from keras_ssl.recipes.uncertainty_recipe import UncertaintyRecipe
 
-RECIPES = {recipe.name: recipe for recipe in (SoftmaxRecipe(),)}
+RECIPES = {
+    recipe.name: recipe
+    for recipe in (
+        NATRecipe(),
+        SoftmaxRecipe(),
+    )
+}
 
 
 def get_recipe(name):

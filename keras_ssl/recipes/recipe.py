@@ -102,14 +102,30 @@ class Recipe:
         """`(preprocessing, raw_input_shape)` for export, or `(None, None)`."""
         return data.get("preprocessing"), data.get("raw_input_shape")
 
-    def train_dataset(self, data, batch_size, seed, initial_epoch, epochs):
+    def augment(self, batch, seed, config):
+        """Augments one training batch inside `tf.data` (default: none).
+
+        Args:
+            batch: the tuple of batched tensors `fit_inputs` describes.
+            seed: a stateless seed, shape `(2,)`, unique to the run seed,
+                the epoch and the step, so a resumed run draws the same
+                augmentations (use `keras_ssl.augment`).
+            config: the resolved hyperparameters.
+        """
+        return batch
+
+    def train_dataset(
+        self, data, batch_size, seed, initial_epoch, epochs, config=None
+    ):
         """Batches for epochs `initial_epoch .. epochs - 1` and their steps.
 
-        Epoch `e` is shuffled with the seed `(seed, e)`, so a run resumed at
+        Epoch `e` is shuffled with the seed `(seed, e)` and augmented with
+        stateless seeds derived from `(seed, e, step)`, so a run resumed at
         epoch `e` sees exactly the batches an uninterrupted run sees.
         """
         arrays = self.fit_inputs(data)
         n = len(arrays[0])
+        steps = math.ceil(n / batch_size)
         orders = np.stack(
             [
                 np.random.default_rng([seed, epoch]).permutation(n)
@@ -117,22 +133,32 @@ class Recipe:
             ]
         )
         tensors = tuple(tf.constant(a) for a in arrays)
+        config = dict(self.defaults if config is None else config)
 
-        def gather(indices):
+        def epoch_batches(epoch, order):
+            return (
+                tf.data.Dataset.from_tensor_slices(order)
+                .batch(batch_size)
+                .enumerate()
+                .map(lambda step, indices: (epoch, step, indices))
+            )
+
+        def gather(epoch, step, indices):
             batch = tuple(tf.gather(t, indices) for t in tensors)
+            batch_seed = tf.stack(
+                [tf.cast(seed, tf.int64), epoch * steps + step]
+            )
+            batch = self.augment(batch, batch_seed, config)
             return batch if len(batch) > 1 else batch[0]
 
+        epochs_range = np.arange(initial_epoch, epochs, dtype="int64")
         dataset = (
-            tf.data.Dataset.from_tensor_slices(orders)
-            .flat_map(
-                lambda order: tf.data.Dataset.from_tensor_slices(order).batch(
-                    batch_size
-                )
-            )
+            tf.data.Dataset.from_tensor_slices((epochs_range, orders))
+            .flat_map(epoch_batches)
             .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE)
         )
-        return dataset, math.ceil(n / batch_size)
+        return dataset, steps
 
 
 def _convert(key, value, default):

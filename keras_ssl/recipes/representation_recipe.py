@@ -45,9 +45,9 @@ class RepresentationRecipe(Recipe):
         return data["x_train"], np.arange(len(data["x_train"]), dtype="int64")
 
     def evaluate(self, model, data, run_dir=None, initial_model=None):
-        metrics, features = probe_metrics(model.encoder, data)
+        metrics, features = probe_metrics(model, data)
         if initial_model is not None:
-            baseline, _ = probe_metrics(initial_model.encoder, data)
+            baseline, _ = probe_metrics(initial_model, data)
             metrics.update({f"random_init_{k}": v for k, v in baseline.items()})
         if run_dir is not None:
             plots = os.path.join(run_dir, "plots")
@@ -61,10 +61,15 @@ class RepresentationRecipe(Recipe):
         return metrics
 
 
-def probe_metrics(encoder, data):
-    """Linear-probe and kNN accuracy of `encoder`; also the test features."""
-    train = evaluation.encoder_features(encoder, data["x_train"])
-    test = evaluation.encoder_features(encoder, data["x_test"])
+def probe_metrics(model, data):
+    """Linear-probe and kNN accuracy of a method's inference features.
+
+    `model.predict` runs the method's `call`, which is its encoder (behind
+    any fixed front end such as NAT's Sobel layer). Also returns the test
+    features.
+    """
+    train = evaluation.encoder_features(model, data["x_train"])
+    test = evaluation.encoder_features(model, data["x_test"])
     labels = data["y_train"], data["y_test"]
     metrics = {
         "linear_probe_accuracy": evaluation.linear_probe(

@@ -37,3 +37,38 @@ def test_softmax_baseline_example_runs(tmp_path, dataset):
     assert (
         tmp_path / "saved_models" / "softmax" / "1" / "saved_model.pb"
     ).exists()
+
+
+def _run_example(script, *args):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", script), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+
+
+def _metrics(stdout):
+    return json.loads(stdout[stdout.index("{") : stdout.rindex("}") + 1])
+
+
+def test_nat_example_runs_on_digits(tmp_path):
+    result = _run_example("nat.py", "--epochs", "2", "--output", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = _metrics(result.stdout)
+    assert set(metrics) == {
+        "linear_probe_accuracy",
+        "knn_accuracy",
+        "random_init_linear_probe_accuracy",
+        "random_init_knn_accuracy",
+    }
+    assert (tmp_path / "embedding_map.png").stat().st_size > 1000
+    assert (tmp_path / "saved_models" / "nat" / "1" / "saved_model.pb").exists()
+
+
+def test_nat_example_explains_a_missing_tfds_dataset(tmp_path):
+    result = _run_example(
+        "nat.py", "--dataset", "mnist", "--data-dir", str(tmp_path)
+    )
+    assert result.returncode == 2
+    assert "mnist" in result.stderr and "Traceback" not in result.stderr

@@ -1,8 +1,5 @@
-import json
 import os
 import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -10,6 +7,7 @@ import pytest
 
 from keras_ssl.export import export_saved_model
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
+from tests.fresh_load import run_signatures
 
 
 def _model(seed=0):
@@ -28,41 +26,13 @@ def _doubling():
     )
 
 
-FRESH = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-    loaded = tf.saved_model.load(sys.argv[1])
-    x = tf.constant(np.load(sys.argv[2]))
-    out = {}
-    for name in sorted(loaded.signatures):
-        result = loaded.signatures[name](inputs=x)
-        out[name] = {k: np.asarray(v).tolist() for k, v in result.items()}
-    out["keras_ssl_imported"] = "keras_ssl" in sys.modules
-    print(json.dumps(out))
-    """
-)
-
-
 def test_export_loads_in_fresh_process_without_keras_ssl(tmp_path):
     model = _model()
     path = export_saved_model(model, str(tmp_path), "clf")
     assert path == os.path.join(str(tmp_path), "clf", "1")
     assert os.path.exists(os.path.join(path, "saved_model.pb"))
     x = np.random.default_rng(0).random((3, 4, 4, 1)).astype("float32")
-    np.save(tmp_path / "x.npy", x)
-    script = tmp_path / "load.py"
-    script.write_text(FRESH)
-    result = subprocess.run(
-        [sys.executable, str(script), path, str(tmp_path / "x.npy")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=str(tmp_path),
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-    )
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = run_signatures(path, x, tmp_path)
     assert out["keras_ssl_imported"] is False
     assert set(out) >= {"classify", "embed", "serving_default"}
     expected = model.classify(x)

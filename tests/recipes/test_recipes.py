@@ -8,13 +8,6 @@ from keras_ssl.recipes import RepresentationRecipe
 from keras_ssl.recipes import get_recipe
 
 
-class _Encoded:
-    """Stands in for a trained method: only `.encoder` is read."""
-
-    def __init__(self, encoder):
-        self.encoder = encoder
-
-
 def _flatten_encoder(units=None, seed=0):
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.Flatten()(inputs)
@@ -29,8 +22,10 @@ def test_representation_metrics_are_the_probes_of_both_encoders(tmp_path):
     recipe = RepresentationRecipe()
     recipe.name = "probe_test"
     data = recipe.load_data("digits", {"image_size": 8}, seed=0)
-    trained = _Encoded(_flatten_encoder())
-    random = _Encoded(_flatten_encoder(units=2))
+    # Any Keras model stands in for a method: the probes read `predict`,
+    # which for a method runs its encoder.
+    trained = _flatten_encoder()
+    random = _flatten_encoder(units=2)
     metrics = recipe.evaluate(
         trained, data, run_dir=str(tmp_path), initial_model=random
     )
@@ -107,3 +102,23 @@ def test_dataset_defaults_replace_defaults_for_that_dataset_only():
     assert config["learning_rate"] == 0.5
     assert recipe.training_defaults("two_moons") == (30, recipe.batch_size)
     assert recipe.training_defaults("digits") == (10, 64)
+
+
+def test_augmented_batches_are_the_same_after_a_resume():
+    recipe = get_recipe("nat")
+    config = recipe.resolve_config({}, "digits")
+    data = recipe.load_data("digits", config, seed=0)
+    full, steps = recipe.train_dataset(data, 500, 3, 0, 3, config)
+    tail, _ = recipe.train_dataset(data, 500, 3, 2, 3, config)
+    full_x = [x.numpy() for x, _ in full]
+    tail_x = [x.numpy() for x, _ in tail]
+    for a, b in zip(full_x[2 * steps :], tail_x, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # The images really are augmented, differently in every epoch.
+    first = [i.numpy() for _, i in full][0]
+    assert not np.allclose(full_x[0], data["x_train"][first])
+    plain, _ = recipe.train_dataset(
+        data, 500, 3, 0, 1, {**config, "noise": 0.0, "max_shift": 0}
+    )
+    x, index = next(iter(plain))
+    np.testing.assert_array_equal(x.numpy(), data["x_train"][index.numpy()])

@@ -1,0 +1,132 @@
+"""How much of a NAT step is the Hungarian assignment?
+
+For each batch size the same NAT model (digits at 16x16, small CNN) is
+timed with reassignment on (`reassign_every=1`, so every step solves a
+`b x b` assignment with scipy) and off (`reassign_every=0`), interleaved
+in one process so both see the same machine. The solver is also timed
+alone on random scores of the same size. Reported per batch size:
+
+- `step_on_ms`, `step_off_ms`: median step time (ms) with and without;
+- `assignment_share`: `(on - off) / on`, the share of a reassigning step
+  spent on the assignment (solver plus the score matrix and table update);
+- `solver_ms`: median `linear_sum_assignment` time alone on the batch's
+  real score matrix; `solver_random_scores_ms` on random scores.
+
+    python benchmarks/nat_assignment.py [--batch-sizes 128 256 1024]
+        [--steps 20] [--preset narrow] [--output results.json]
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_ssl
+from keras_ssl.representation.nat import assign_targets
+
+
+def build(x, reassign_every, preset):
+    keras.utils.set_random_seed(0)
+    encoder = keras_ssl.backbones.small_cnn(x.shape[1:], preset=preset)
+    model = keras_ssl.representation.NAT(
+        encoder,
+        num_samples=len(x),
+        target_dim=32,
+        reassign_every=reassign_every,
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    return model
+
+
+def median_ms(function, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[128, 256, 1024]
+    )
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--preset", default="narrow", choices=("narrow", "wide")
+    )
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args()
+
+    (x, _), _ = keras_ssl.data.digits(image_size=16, test_size=0.01)
+    rng = np.random.default_rng(0)
+    rows = []
+    for b in args.batch_sizes:
+        if b > len(x):
+            raise SystemExit(f"batch size {b} exceeds the {len(x)} images")
+        models = {
+            "on": build(x, 1, args.preset),
+            "off": build(x, 0, args.preset),
+        }
+        index = rng.choice(len(x), size=b, replace=False)
+        batch = (tf.constant(x[index]), tf.constant(index))
+        for model in models.values():  # trace and warm up
+            for _ in range(3):
+                model.train_on_batch(*batch)
+        times = {"on": [], "off": []}
+        for _ in range(args.steps):  # interleaved
+            for key, model in models.items():
+                start = time.perf_counter()
+                model.train_on_batch(*batch)
+                times[key].append(time.perf_counter() - start)
+        on = 1000 * float(np.median(times["on"]))
+        off = 1000 * float(np.median(times["off"]))
+        # The solver alone, on the real score matrix of this batch (the
+        # features of a young network are alike, which makes the problem
+        # much harder than random scores), and on random scores.
+        z = np.asarray(models["on"].project(batch[0], training=True))
+        owned = np.asarray(models["on"].assignment)[index]
+        scores = z @ np.asarray(models["on"].targets)[owned].T
+        solver = median_ms(lambda s=scores: assign_targets(s), args.steps)
+        noise = rng.normal(size=(b, b)).astype("float32")
+        solver_random = median_ms(lambda s=noise: assign_targets(s), args.steps)
+        rows.append(
+            {
+                "batch_size": b,
+                "step_on_ms": round(on, 2),
+                "step_off_ms": round(off, 2),
+                "assignment_share": round((on - off) / on, 3),
+                "solver_ms": round(solver, 2),
+                "solver_random_scores_ms": round(solver_random, 2),
+            }
+        )
+    header = ("batch", "on ms", "off ms", "share", "solver ms", "random ms")
+    print("{:>6} {:>9} {:>9} {:>7} {:>10} {:>10}".format(*header))
+    for r in rows:
+        print(
+            f"{r['batch_size']:>6} {r['step_on_ms']:>9.2f} "
+            f"{r['step_off_ms']:>9.2f} {r['assignment_share']:>7.1%} "
+            f"{r['solver_ms']:>10.2f} {r['solver_random_scores_ms']:>10.2f}"
+        )
+    if args.output:
+        report = {
+            "benchmark": "nat_assignment",
+            "preset": args.preset,
+            "steps": args.steps,
+            "machine": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "tensorflow": tf.__version__,
+            "results": rows,
+        }
+        with open(args.output, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
