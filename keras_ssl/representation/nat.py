@@ -64,7 +64,13 @@ class NAT(Method):
 
     Deviations: the official C Hungarian solver works on scores rescaled to
     integers in `[0, 100000]`; scipy solves the float problem exactly, so
-    no rescaling is done. The scores come from the training-mode forward
+    no rescaling is done. The official loss is the batch *sum* of squared
+    errors (`nn.MSECriterion` with `sizeAverage = false`; only the log
+    divides by the batch size), so its lr 0.01 equals lr `0.01 * B` on
+    the batch mean used here; the mean keeps the learning rate independent
+    of the batch size and is what replica-correct training needs. The
+    official loader drops the last partial batch (`skip-last`); Keras
+    keeps it. The scores come from the training-mode forward
     pass of the same step, as in the official code. Under several replicas
     the assignment is solved per replica (as the issue asks), so a
     reassigning step on R replicas permutes within each replica's

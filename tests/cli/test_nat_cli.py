@@ -78,18 +78,8 @@ def test_resumed_nat_run_reaches_the_same_table_and_weights(tmp_path):
 
 
 def test_nat_on_two_replicas_from_the_command_line(tmp_path):
-    result = run_cli(
-        "train",
-        "nat",
-        "--epochs",
-        "1",
-        "--replicas",
-        "2",
-        "--output",
-        str(tmp_path / "r2"),
-        "--verbose",
-        "0",
-    )
+    flags = "--epochs 1 --replicas 2 --verbose 0".split()
+    result = run_cli("train", "nat", *flags, "--output", str(tmp_path / "r2"))
     assert result.returncode == 0, result.stderr[-3000:]
     model = keras.saving.load_model(str(tmp_path / "r2" / "model.keras"))
     table = np.asarray(model.assignment)
