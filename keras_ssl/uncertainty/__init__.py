@@ -1,5 +1,6 @@
 """Uncertainty and out-of-distribution methods."""
 
+from keras_ssl.uncertainty.duq import DUQ
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
 
-__all__ = ["SoftmaxClassifier"]
+__all__ = ["DUQ", "SoftmaxClassifier"]

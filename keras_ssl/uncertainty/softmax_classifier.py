@@ -64,11 +64,15 @@ class SoftmaxClassifier(Method):
         return self.classifier(self.encoder(inputs, training=training))
 
     def compute_losses(self, data, training=False):
-        x, y = data
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         logits = self(x, training=training)
         per_example = keras.losses.sparse_categorical_crossentropy(
             y, logits, from_logits=True
         )
+        if sample_weight is not None:
+            per_example = per_example * ops.cast(
+                ops.reshape(sample_weight, (-1,)), per_example.dtype
+            )
         correct = ops.cast(
             ops.equal(ops.argmax(logits, axis=-1), ops.cast(y, "int64")),
             "float32",

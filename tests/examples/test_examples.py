@@ -39,7 +39,7 @@ def test_softmax_baseline_example_runs(tmp_path, dataset):
     ).exists()
 
 
-def _run_example(script, *args):
+def run_example(script, *args):
     return subprocess.run(
         [sys.executable, os.path.join(ROOT, "examples", script), *args],
         capture_output=True,
@@ -48,14 +48,14 @@ def _run_example(script, *args):
     )
 
 
-def _metrics(stdout):
+def printed_json(stdout):
     return json.loads(stdout[stdout.index("{") : stdout.rindex("}") + 1])
 
 
 def test_nat_example_runs_on_digits(tmp_path):
-    result = _run_example("nat.py", "--epochs", "2", "--output", str(tmp_path))
+    result = run_example("nat.py", "--epochs", "2", "--output", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = _metrics(result.stdout)
+    metrics = printed_json(result.stdout)
     assert set(metrics) == {
         "linear_probe_accuracy",
         "knn_accuracy",
@@ -67,8 +67,23 @@ def test_nat_example_runs_on_digits(tmp_path):
 
 
 def test_nat_example_explains_a_missing_tfds_dataset(tmp_path):
-    result = _run_example(
+    result = run_example(
         "nat.py", "--dataset", "mnist", "--data-dir", str(tmp_path)
     )
     assert result.returncode == 2
     assert "mnist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_nat_assignment_benchmark_reports_the_assignment_share(tmp_path):
+    output = tmp_path / "nat.json"
+    result = run_example(
+        os.path.join(os.pardir, "benchmarks", "nat_assignment.py"),
+        *"--batch-sizes 16 64 --steps 2 --output".split(),
+        str(output),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(output.read_text())["results"]
+    assert [r["batch_size"] for r in rows] == [16, 64]
+    for row in rows:
+        assert row["step_on_ms"] > 0 and row["step_off_ms"] > 0
+        assert row["assignment_share"] < 1.0

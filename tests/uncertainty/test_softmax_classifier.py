@@ -55,3 +55,17 @@ def test_unseen_digits_score_as_more_ood_than_seen_ones(trained):
     )["auroc"]
     assert auroc > 0.85
     assert auroc > random_auroc
+
+
+def test_train_on_batch_and_sample_weights():
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).random((8, 4)).astype("float32")
+    y = np.arange(8) % 3
+    model = SoftmaxClassifier(backbones.mlp((4,), hidden=(5,)), num_classes=3)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert logs["loss"] > 0
+    before = [np.asarray(w).copy() for w in model.trainable_weights]
+    model.train_on_batch(x, y, sample_weight=np.zeros(8))
+    for a, b in zip(before, model.trainable_weights, strict=True):
+        np.testing.assert_allclose(a, np.asarray(b))
