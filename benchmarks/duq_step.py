@@ -22,14 +22,12 @@ the ratio of DUQ's samples/s to the softmax step's (`vs_softmax`).
 
 import argparse
 import functools
-import json
-import os
-import platform
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
+from report import write_report
 
 import keras_ssl
 
@@ -129,18 +127,9 @@ def main():
             f"{r['samples_per_s']:>10.1f} {r['vs_softmax']:>11.3f}"
         )
     if args.output:
-        report = {
-            "benchmark": "duq_step",
-            "warmup": args.warmup,
-            "steps": args.steps,
-            "machine": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "results": rows,
-        }
-        with open(args.output, "w") as f:
-            json.dump(report, f, indent=2)
+        write_report(
+            args.output, "duq_step", rows, warmup=args.warmup, steps=args.steps
+        )
 
 
 if __name__ == "__main__":

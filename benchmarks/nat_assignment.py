@@ -17,14 +17,12 @@ alone on random scores of the same size. Reported per batch size:
 """
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
+from report import write_report
 
 import keras_ssl
 from keras_ssl.representation.nat import assign_targets
@@ -115,17 +113,13 @@ def main():
             f"{r['solver_ms']:>10.2f} {r['solver_random_scores_ms']:>10.2f}"
         )
     if args.output:
-        report = {
-            "benchmark": "nat_assignment",
-            "preset": args.preset,
-            "steps": args.steps,
-            "machine": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "tensorflow": tf.__version__,
-            "results": rows,
-        }
-        with open(args.output, "w") as f:
-            json.dump(report, f, indent=2)
+        write_report(
+            args.output,
+            "nat_assignment",
+            rows,
+            preset=args.preset,
+            steps=args.steps,
+        )
 
 
 if __name__ == "__main__":
