@@ -26,6 +26,7 @@ import keras_ssl
 from keras_ssl import augment
 from keras_ssl import data
 from keras_ssl import evaluation
+from keras_ssl.recipes.representation_recipe import probe_metrics
 
 
 def load(args):
@@ -60,17 +61,6 @@ def pipeline(x, batch_size, seed):
     )
 
 
-def probe(model, x, y, x_test, y_test):
-    train = evaluation.encoder_features(model, x)
-    test = evaluation.encoder_features(model, x_test)
-    return {
-        "linear_probe_accuracy": evaluation.linear_probe(
-            train, y, test, y_test
-        ),
-        "knn_accuracy": evaluation.knn_accuracy(train, y, test, y_test),
-    }, test
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -100,11 +90,14 @@ def main():
     )
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
     model(x[:1])
-    random_init, _ = probe(model, x, y, x_test, y_test)
+    # The probes of `keras-ssl train nat`: logistic regression and kNN on
+    # the frozen features, before and after training.
+    splits = {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}
+    random_init, _ = probe_metrics(model, splits)
 
     model.fit(pipeline(x, args.batch_size, args.seed), epochs=args.epochs)
 
-    metrics, features = probe(model, x, y, x_test, y_test)
+    metrics, features = probe_metrics(model, splits)
     metrics.update({f"random_init_{k}": v for k, v in random_init.items()})
     print(json.dumps(metrics, indent=2))
     os.makedirs(args.output, exist_ok=True)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 from scipy.optimize import linear_sum_assignment
 
+from keras_ssl.core._checks import check_integer
 from keras_ssl.core.distribution import all_gather
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.method import Method
@@ -129,25 +130,14 @@ class NAT(Method):
         **kwargs,
     ):
         super().__init__(encoder, **kwargs)
-        for name, value, low in (
-            ("num_samples", num_samples, 1),
-            ("target_dim", target_dim, 1),
-            ("reassign_every", reassign_every, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(
-                value, int | np.integer
-            ):
-                raise ValueError(f"{name} must be an integer; got {value!r}")
-            if value < low:
-                raise ValueError(f"{name} must be >= {low}; got {value}")
         if sobel and encoder.input_shape[-1] != 2:
             raise ValueError(
                 "with sobel=True the encoder must take 2-channel images (the "
                 f"dx, dy gradients); got input shape {encoder.input_shape}"
             )
-        self.num_samples = int(num_samples)
-        self.target_dim = int(target_dim)
-        self.reassign_every = int(reassign_every)
+        self.num_samples = check_integer(num_samples, 1, "num_samples")
+        self.target_dim = check_integer(target_dim, 1, "target_dim")
+        self.reassign_every = check_integer(reassign_every, 0, "reassign_every")
         self.sobel = bool(sobel)
         self.seed = seed
         self.front = Sobel(name="sobel") if self.sobel else None
@@ -226,7 +216,6 @@ class NAT(Method):
         bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
         arguments = bound.arguments
         arguments.pop("self")
-        arguments.update(arguments.pop("kwargs", {}))
         self._check_fit_inputs(arguments.get("x"), arguments.get("y"))
         callbacks = list(arguments.get("callbacks") or [])
         arguments["callbacks"] = [_EpochSetter(self.epoch), *callbacks]
@@ -297,10 +286,6 @@ class NAT(Method):
         return self.track(
             {"loss": loss}, {"reassigned_fraction": ops.mean(changed)}
         )
-
-    def test_step(self, data):
-        losses, values = self.compute_losses(data, training=False)
-        return self.track(losses, {"reassigned_fraction": 0.0, **values})
 
     def _unpack(self, data):
         x, index, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -1,10 +1,9 @@
-import math
-import numbers
-
 import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import num_replicas
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.distribution import replica_sum
@@ -193,21 +192,19 @@ class DUQ(Method):
         **kwargs,
     ):
         super().__init__(encoder, **kwargs)
-        self.num_classes = _integer_at_least(num_classes, 2, "num_classes")
-        self.embedding_size = _integer_at_least(
-            embedding_size, 1, "embedding_size"
-        )
-        self.length_scale = _number(length_scale, "length_scale", "> 0")
-        self.gamma = _number(gamma, "gamma", "in (0, 1)")
-        self.gradient_penalty = _number(
+        self.num_classes = check_integer(num_classes, 2, "num_classes")
+        self.embedding_size = check_integer(embedding_size, 1, "embedding_size")
+        self.length_scale = check_number(length_scale, "length_scale", "> 0")
+        self.gamma = check_number(gamma, "gamma", "in (0, 1)")
+        self.gradient_penalty = check_number(
             gradient_penalty, "gradient_penalty", ">= 0"
         )
-        self.initial_count = _number(initial_count, "initial_count", "> 0")
-        self.weight_stddev = _number(weight_stddev, "weight_stddev", "> 0")
-        self.centroid_stddev = _number(
+        self.initial_count = check_number(initial_count, "initial_count", "> 0")
+        self.weight_stddev = check_number(weight_stddev, "weight_stddev", "> 0")
+        self.centroid_stddev = check_number(
             centroid_stddev, "centroid_stddev", "> 0"
         )
-        self.weight_decay = _number(weight_decay, "weight_decay", ">= 0")
+        self.weight_decay = check_number(weight_decay, "weight_decay", ">= 0")
 
     def build(self, input_shape):
         feature_dim = self.encoder.compute_output_shape(input_shape)[-1]
@@ -400,33 +397,3 @@ def _unpack(data):
     if not x.dtype.is_floating:  # the penalty differentiates w.r.t. x
         x = ops.cast(x, "float32")
     return x, y
-
-
-def _integer_at_least(value, minimum, name):
-    """`int(value)` if it is an integer >= `minimum`; else a ValueError."""
-    if (
-        not isinstance(value, numbers.Integral)
-        or isinstance(value, bool)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}; got {value!r}"
-        )
-    return int(value)
-
-
-def _number(value, name, rule):
-    """`float(value)` if it satisfies `rule`; else a ValueError naming it."""
-    valid = (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and {
-            "> 0": lambda v: v > 0,
-            ">= 0": lambda v: v >= 0,
-            "in (0, 1)": lambda v: 0 < v < 1,
-        }[rule](value)
-    )
-    if not valid:
-        raise ValueError(f"{name} must be a number {rule}; got {value!r}")
-    return float(value)

@@ -255,10 +255,10 @@ def test_xla_is_refused_and_auto_turns_it_off():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"num_samples": 0}, "num_samples must be >= 1"),
-        ({"num_samples": 2.5}, "num_samples must be an integer"),
-        ({"target_dim": 0}, "target_dim must be >= 1"),
-        ({"reassign_every": -1}, "reassign_every must be >= 0"),
+        ({"num_samples": 0}, "num_samples must be an integer >= 1"),
+        ({"num_samples": 2.5}, "num_samples must be an integer >= 1; got 2.5"),
+        ({"target_dim": 0}, "target_dim must be an integer >= 1"),
+        ({"reassign_every": -1}, "reassign_every must be an integer >= 0"),
         ({"sobel": True}, "with sobel=True the encoder must take 2-channel"),
     ],
 )
