@@ -18,7 +18,9 @@ _SUBMODULES = (
     "export",
     "layers",
     "recipes",
+    "run",
     "representation",
+    "testing",
     "uncertainty",
 )
 

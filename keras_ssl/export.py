@@ -4,7 +4,8 @@ import os
 import re
 
 import keras
-import tensorflow as tf
+
+from keras_ssl.core.endpoint import Endpoint
 
 
 def export_saved_model(
@@ -21,10 +22,16 @@ def export_saved_model(
 
     The export holds the encoder and heads, never the trainer: each entry of
     `model.serving_endpoints()` becomes a named signature (`embed`,
-    `classify`, `ood_score`, ...) returning a dict of named outputs, and the
-    first one is also `serving_default`. Deterministic preprocessing (for
-    example the rescale and resize of `keras_ssl.data.digits_preprocessing`)
-    runs inside the graph, so clients send raw inputs.
+    `classify`, `sample`, ...) returning a dict of named outputs, and the
+    first one is also `serving_default`. An endpoint that takes a batch of
+    model inputs has one input named `inputs`; a `keras_ssl.core.Endpoint`
+    declares its own (latent codes, class ids, several named tensors).
+    Deterministic preprocessing (for example the rescale and resize of
+    `keras_ssl.data.digits_preprocessing`) runs inside the graph on the
+    model inputs, so clients send raw inputs; other inputs pass as they
+    are. A plain `keras.Model` (an encoder trained in your own code)
+    exports with one endpoint, `serve`, returning its outputs as
+    `outputs` (or their own names when the model returns a dict).
 
     The layout is the one TF Serving reads,
     `<base_dir>/<name>/<version>/saved_model.pb`. Without `version` the next
@@ -32,14 +39,13 @@ def export_saved_model(
     never overwritten.
 
     Args:
-        model: a `keras_ssl.core.Method` (anything with
-            `serving_endpoints()` and `serving_input_shape`).
+        model: a `keras_ssl.core.Method`, or any built `keras.Model`.
         base_dir: directory holding one folder per exported model.
         name: model name (folder under `base_dir`); defaults to the model's
             `name`. Letters, digits, `.`, `_` and `-` only.
         version: positive integer version, or `None` for the next free one.
         preprocessing: optional callable (e.g. a `keras.Sequential`) applied
-            to the raw inputs before every endpoint.
+            to the raw model inputs of every endpoint.
         input_shape: shape (without batch) of the raw inputs the endpoints
             take; defaults to the model's `serving_input_shape` (required
             when `preprocessing` changes the shape).
@@ -50,7 +56,8 @@ def export_saved_model(
         The path of the written version directory.
 
     Raises:
-        ValueError: for a bad `name` or `version`.
+        ValueError: for a bad `name` or `version`, or a model without a
+            known input shape and no `input_shape`.
         FileExistsError: if `<base_dir>/<name>/<version>` already exists.
 
     Example:
@@ -85,13 +92,10 @@ def export_saved_model(
             f"{path} already exists; exports are never overwritten. Pass "
             "another version or leave version=None for the next free one."
         )
-    endpoints = model.serving_endpoints()
+    endpoints = _endpoints(model)
     if not endpoints:
         raise ValueError(f"{type(model).__name__} has no serving endpoints")
-    shape = tuple(input_shape or model.serving_input_shape)
-    signature = [
-        tf.TensorSpec((None, *shape), dtype=input_dtype, name="inputs")
-    ]
+    shape = tuple(input_shape or _serving_input_shape(model))
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -99,11 +103,11 @@ def export_saved_model(
         preprocessing, keras.layers.Layer
     ):
         archive.track(preprocessing)
-    for endpoint_name, function in endpoints.items():
+    for endpoint_name, endpoint in endpoints.items():
         archive.add_endpoint(
             endpoint_name,
-            _with_preprocessing(function, preprocessing),
-            input_signature=signature,
+            _with_preprocessing(endpoint, preprocessing),
+            input_signature=endpoint.signature(shape, input_dtype),
         )
     os.makedirs(model_dir, exist_ok=True)
     archive.write_out(path, verbose=verbose)
@@ -118,10 +122,45 @@ def next_version(model_dir):
     return max(versions, default=0) + 1
 
 
-def _with_preprocessing(function, preprocessing):
-    def endpoint(inputs):
-        if preprocessing is not None:
-            inputs = preprocessing(inputs)
-        return function(inputs)
+def _endpoints(model):
+    """`{name: Endpoint}` of a method, or one `serve` endpoint of a model."""
+    if hasattr(model, "serving_endpoints"):
+        return {
+            name: e if isinstance(e, Endpoint) else Endpoint(e)
+            for name, e in model.serving_endpoints().items()
+        }
 
-    return endpoint
+    def serve(inputs):
+        outputs = model(inputs, training=False)
+        if isinstance(outputs, dict):
+            return outputs
+        if isinstance(outputs, list | tuple):
+            return {f"output_{i}": o for i, o in enumerate(outputs)}
+        return {"outputs": outputs}
+
+    return {"serve": Endpoint(serve)}
+
+
+def _serving_input_shape(model):
+    if hasattr(model, "serving_input_shape"):
+        return model.serving_input_shape
+    if not model.built or not getattr(model, "inputs", None):
+        raise ValueError(
+            f"{type(model).__name__} has no known input shape: pass "
+            "input_shape=(...) (without the batch axis)"
+        )
+    return tuple(model.inputs[0].shape[1:])
+
+
+def _with_preprocessing(endpoint, preprocessing):
+    names = list(endpoint.inputs)
+
+    def function(*inputs):
+        if preprocessing is not None:
+            inputs = [
+                preprocessing(x) if name in endpoint.preprocess else x
+                for name, x in zip(names, inputs, strict=True)
+            ]
+        return endpoint.function(*inputs)
+
+    return function

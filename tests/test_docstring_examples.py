@@ -11,8 +11,15 @@ import keras_ssl
 
 # Examples that need data a user prepares (TensorFlow Datasets) or show a
 # pattern with placeholders rather than a complete program.
-NEEDS_USER_DATA = ('load("mnist"', "load('mnist'", 'load_dataset("mnist"')
-PLACEHOLDERS = ("keras_ssl.core.replica_check",)
+NEEDS_USER_DATA = (
+    'load_tfds("mnist"',
+    "load_tfds('mnist'",
+    'load_dataset("mnist"',
+)
+PLACEHOLDERS = (
+    "keras_ssl.testing.replica_check",
+    "keras_ssl.testing.method_contract",
+)
 
 
 def _examples():

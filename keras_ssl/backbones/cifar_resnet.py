@@ -2,9 +2,9 @@
 
 import keras
 
-from keras_ssl.backbones._checks import check_image_shape
-from keras_ssl.backbones._checks import is_positive_int
-from keras_ssl.backbones._checks import is_positive_number
+from keras_ssl.core._checks import check_image_shape
+from keras_ssl.core._checks import check_number
+from keras_ssl.core._checks import is_integer
 
 
 def cifar_resnet(
@@ -80,15 +80,14 @@ def cifar_resnet(
     """
     input_shape = check_image_shape(input_shape)
     is_resnet18 = depth == 18
-    if not is_positive_int(depth) or not (
+    if not is_integer(depth, 1) or not (
         is_resnet18 or (depth >= 8 and (depth - 2) % 6 == 0)
     ):
         raise ValueError(
             f"depth must be 18 or 6n + 2 (20, 32, 44, 56, 110, ...); "
             f"got {depth!r}"
         )
-    if not is_positive_number(width):
-        raise ValueError(f"width must be a positive number; got {width!r}")
+    width = check_number(width, "width", "> 0")
     if shortcut is None:
         shortcut = "projection" if is_resnet18 else "zero_pad"
     if shortcut not in ("projection", "zero_pad"):

@@ -2,9 +2,9 @@
 
 import keras
 
-from keras_ssl.backbones._checks import check_activation
-from keras_ssl.backbones._checks import check_image_shape
-from keras_ssl.backbones._checks import check_positive_int
+from keras_ssl.core._checks import check_activation
+from keras_ssl.core._checks import check_image_shape
+from keras_ssl.core._checks import check_integer
 
 
 def lenet(input_shape, features=84, activation="relu", name="lenet"):
@@ -45,7 +45,7 @@ def lenet(input_shape, features=84, activation="relu", name="lenet"):
         Document Recognition", Proc. IEEE 1998.
     """
     input_shape = check_image_shape(input_shape, min_size=4, allow_none=False)
-    check_positive_int(features, "features")
+    features = check_integer(features, 1, "features")
     check_activation(activation, "activation")
 
     inputs = keras.Input(shape=input_shape, name="images")

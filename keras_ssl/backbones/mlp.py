@@ -2,10 +2,10 @@
 
 import keras
 
-from keras_ssl.backbones._checks import check_activation
-from keras_ssl.backbones._checks import check_positive_int
-from keras_ssl.backbones._checks import check_rate
-from keras_ssl.backbones._checks import is_positive_int
+from keras_ssl.core._checks import check_activation
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_integers
+from keras_ssl.core._checks import check_number
 
 
 def mlp(
@@ -60,19 +60,11 @@ def mlp(
         raise ValueError(
             f"input_shape must be (num_features,); got {input_shape!r}"
         )
-    num_features = check_positive_int(input_shape[0], "input_shape[0]")
-    if (
-        not isinstance(hidden, (tuple, list))
-        or len(hidden) == 0
-        or not all(is_positive_int(units) for units in hidden)
-    ):
-        raise ValueError(
-            f"hidden must be a non-empty tuple of positive ints; got {hidden!r}"
-        )
-    hidden = tuple(int(units) for units in hidden)
+    num_features = check_integer(input_shape[0], 1, "input_shape[0]")
+    hidden = check_integers(hidden, 1, "hidden")
     check_activation(activation, "activation")
     check_activation(final_activation, "final_activation", allow_none=True)
-    check_rate(dropout, "dropout")
+    dropout = check_number(dropout, "dropout", "in [0, 1)")
 
     inputs = keras.Input(shape=(num_features,), name="inputs")
     x = inputs

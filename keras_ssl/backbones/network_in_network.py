@@ -2,8 +2,8 @@
 
 import keras
 
-from keras_ssl.backbones._checks import check_image_shape
-from keras_ssl.backbones._checks import check_positive_int
+from keras_ssl.core._checks import check_image_shape
+from keras_ssl.core._checks import check_integer
 
 
 def network_in_network(
@@ -78,7 +78,7 @@ def network_in_network(
         ICLR 2014.
     """
     input_shape = check_image_shape(input_shape)
-    check_positive_int(num_blocks, "num_blocks")
+    num_blocks = check_integer(num_blocks, 1, "num_blocks")
     if not isinstance(pool_after_block3, bool):
         raise ValueError(
             f"pool_after_block3 must be a bool; got {pool_after_block3!r}"

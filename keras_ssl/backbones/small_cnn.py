@@ -2,9 +2,9 @@
 
 import keras
 
-from keras_ssl.backbones._checks import check_image_shape
-from keras_ssl.backbones._checks import is_positive_int
-from keras_ssl.backbones._checks import is_positive_number
+from keras_ssl.core._checks import check_image_shape
+from keras_ssl.core._checks import check_integers
+from keras_ssl.core._checks import check_number
 
 SMALL_CNN_PRESETS = {"narrow": (4, 8, 16), "wide": (32, 64, 128)}
 
@@ -87,19 +87,8 @@ def small_cnn(
         widths = SMALL_CNN_PRESETS[preset]
     if widths is None:
         widths = SMALL_CNN_PRESETS["wide"]
-    if (
-        not isinstance(widths, (tuple, list))
-        or len(widths) == 0
-        or not all(is_positive_int(width) for width in widths)
-    ):
-        raise ValueError(
-            f"widths must be a non-empty tuple of positive ints; got {widths!r}"
-        )
-    if not is_positive_number(width_multiplier):
-        raise ValueError(
-            f"width_multiplier must be a positive number; "
-            f"got {width_multiplier!r}"
-        )
+    widths = check_integers(widths, 1, "widths")
+    width_multiplier = check_number(width_multiplier, "width_multiplier", "> 0")
     input_shape = check_image_shape(
         input_shape, min_size=2 ** (len(widths) - 1)
     )

@@ -2,10 +2,10 @@
 
 import keras
 
-from keras_ssl.backbones._checks import check_image_shape
-from keras_ssl.backbones._checks import check_positive_int
-from keras_ssl.backbones._checks import check_rate
-from keras_ssl.backbones._checks import is_positive_int
+from keras_ssl.core._checks import check_image_shape
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_number
+from keras_ssl.core._checks import is_integer
 
 
 def wide_resnet(
@@ -80,14 +80,16 @@ def wide_resnet(
         Unified Semi-supervised Learning Benchmark", NeurIPS 2022.
     """
     input_shape = check_image_shape(input_shape)
-    if not is_positive_int(depth) or depth < 10 or (depth - 4) % 6 != 0:
+    if not is_integer(depth, 10) or (depth - 4) % 6 != 0:
         raise ValueError(
             f"depth must satisfy (depth - 4) % 6 == 0 with depth >= 10 "
             f"(e.g. 16, 22, 28, 40); got {depth!r}"
         )
-    width = check_positive_int(width, "width")
-    dropout = check_rate(dropout, "dropout")
-    leaky_relu_slope = check_rate(leaky_relu_slope, "leaky_relu_slope")
+    width = check_integer(width, 1, "width")
+    dropout = check_number(dropout, "dropout", "in [0, 1)")
+    leaky_relu_slope = check_number(
+        leaky_relu_slope, "leaky_relu_slope", "in [0, 1)"
+    )
 
     units_per_stage = (depth - 4) // 6
     stage_filters = (16 * width, 32 * width, 64 * width)

@@ -1,15 +1,20 @@
-"""What every keras_ssl method shares: the base model and replica helpers."""
+"""What every keras_ssl method shares: the base model, its endpoint
+specs and the replica helpers."""
 
 from keras_ssl.core.distribution import all_gather
 from keras_ssl.core.distribution import num_replicas
 from keras_ssl.core.distribution import replica_mean
+from keras_ssl.core.distribution import replica_reduce
 from keras_ssl.core.distribution import replica_sum
+from keras_ssl.core.endpoint import Endpoint
 from keras_ssl.core.method import Method
 
 __all__ = [
+    "Endpoint",
     "Method",
     "all_gather",
     "num_replicas",
     "replica_mean",
+    "replica_reduce",
     "replica_sum",
 ]

@@ -24,9 +24,10 @@ def replica_mean(per_example):
             (any extra axes are averaged first).
 
     Returns:
-        Scalar `sum(per_example) / (local_batch * num_replicas)`.
+        Scalar float32 `sum(per_example) / (local_batch * num_replicas)`.
     """
-    per_example = ops.convert_to_tensor(per_example)
+    # Losses are reduced in float32, also under a mixed-precision policy.
+    per_example = ops.cast(ops.convert_to_tensor(per_example), "float32")
     if len(per_example.shape) > 1:
         per_example = ops.mean(
             ops.reshape(per_example, (ops.shape(per_example)[0], -1)), axis=1
@@ -48,7 +49,30 @@ def all_gather(value, axis=0):
 
 def replica_sum(value):
     """Sums `value` over replicas (identity without a strategy)."""
+    return replica_reduce(value, "sum")
+
+
+def replica_reduce(value, reduction="sum"):
+    """Reduces `value` element-wise over replicas.
+
+    Args:
+        value: a tensor, the same shape on every replica.
+        reduction: `"sum"`, `"min"` or `"max"`.
+
+    Returns:
+        The reduced tensor, identical on every replica (`value` itself
+        without a strategy).
+    """
+    if reduction not in ("sum", "min", "max"):
+        raise ValueError(
+            f"reduction must be 'sum', 'min' or 'max'; got {reduction!r}"
+        )
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return value
-    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+    if reduction == "sum":
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+    stacked = context.all_gather(ops.expand_dims(value, 0), axis=0)
+    if reduction == "min":
+        return ops.min(stacked, axis=0)
+    return ops.max(stacked, axis=0)

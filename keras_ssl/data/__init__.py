@@ -2,7 +2,12 @@
 
 Everything works offline: scikit-learn's bundled digits are the default
 data set, two moons the 2-D toy; TensorFlow Datasets sets (MNIST, CIFAR-10,
-SVHN, ...) load through `load` when a user has prepared them.
+SVHN, ...) load when a user has prepared them. Two loaders, by scope:
+
+- `load_dataset(name)`: a data set by name (`DATASETS` or a TFDS builder)
+  as `((x_train, y_train), (x_test, y_test))`;
+- `load_tfds(name, split)`: one split of a TFDS set as `(x, y)` (or a
+  `tf.data.Dataset`).
 """
 
 from keras_ssl.data.digits import digits
@@ -12,11 +17,11 @@ from keras_ssl.data.gaussian_noise import gaussian_noise
 from keras_ssl.data.held_out_classes import held_out_classes
 from keras_ssl.data.load_dataset import DATASETS
 from keras_ssl.data.load_dataset import load_dataset
+from keras_ssl.data.load_tfds import load_tfds
 from keras_ssl.data.make_dataset import make_dataset
 from keras_ssl.data.raw_digits import raw_digits
 from keras_ssl.data.semi_supervised_dataset import semi_supervised_dataset
 from keras_ssl.data.semi_supervised_split import semi_supervised_split
-from keras_ssl.data.tfds_load import load
 from keras_ssl.data.two_moons import two_moons
 from keras_ssl.data.uniform_noise import uniform_noise
 from keras_ssl.data.with_index import with_index
@@ -28,8 +33,8 @@ __all__ = [
     "far_points",
     "gaussian_noise",
     "held_out_classes",
-    "load",
     "load_dataset",
+    "load_tfds",
     "make_dataset",
     "raw_digits",
     "semi_supervised_dataset",

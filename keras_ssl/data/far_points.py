@@ -3,6 +3,9 @@
 import numpy as np
 from scipy.spatial import cKDTree
 
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_number
+
 
 def far_points(
     x_train,
@@ -66,10 +69,8 @@ def far_points(
             f"high must be larger than low in every dimension; got "
             f"low={low.tolist()} and high={high.tolist()}"
         )
-    if n < 1:
-        raise ValueError(f"n must be >= 1; got {n!r}")
-    if min_distance < 0:
-        raise ValueError(f"min_distance must be >= 0; got {min_distance!r}")
+    n = check_integer(n, 1, "n")
+    min_distance = check_number(min_distance, "min_distance", ">= 0")
     tree = cKDTree(x_train)
     rng = np.random.default_rng(seed)
     kept = []

@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from keras_ssl.data._checks import check_count_and_shape
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_integers
+from keras_ssl.core._checks import check_number
 
 
 def gaussian_noise(n, shape, seed=0, mean=0.5, std=0.25, clip=(0.0, 1.0)):
@@ -25,8 +27,8 @@ def gaussian_noise(n, shape, seed=0, mean=0.5, std=0.25, clip=(0.0, 1.0)):
         float32 array of shape `(n, *shape)`.
 
     Raises:
-        ValueError: if `n < 1`, `shape` has a non-positive entry, `std < 0`
-            or `clip` is not an increasing pair.
+        ValueError: if `n` is not an integer >= 1, `shape` not a tuple of
+            integers >= 1, `std < 0` or `clip` is not an increasing pair.
 
     Example:
 
@@ -40,9 +42,9 @@ def gaussian_noise(n, shape, seed=0, mean=0.5, std=0.25, clip=(0.0, 1.0)):
         Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and
         Out-of-Distribution Examples in Neural Networks" (ICLR 2017).
     """
-    shape = check_count_and_shape(n, shape)
-    if std < 0:
-        raise ValueError(f"std must be >= 0; got {std!r}")
+    n = check_integer(n, 1, "n")
+    shape = check_integers(shape, 1, "shape")
+    std = check_number(std, "std", ">= 0")
     if clip is not None and (len(clip) != 2 or not clip[1] > clip[0]):
         raise ValueError(
             f"clip must be (low, high) with low < high; got {clip}"

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_ssl.data._checks import check_xy
+from keras_ssl.core._checks import check_xy
 
 
 def held_out_classes(x, y, in_classes):

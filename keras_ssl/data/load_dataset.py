@@ -3,7 +3,7 @@
 import tensorflow_datasets as tfds
 
 from keras_ssl.data.digits import digits
-from keras_ssl.data.tfds_load import load
+from keras_ssl.data.load_tfds import load_tfds
 from keras_ssl.data.two_moons import two_moons
 
 DATASETS = ("digits", "two_moons")
@@ -12,19 +12,21 @@ DATASETS = ("digits", "two_moons")
 def load_dataset(name, **kwargs):
     """Loads a data set by name as `((x_train, y_train), (x_test, y_test))`.
 
-    The dispatcher behind `keras-ssl train --dataset NAME`:
+    One name in, both splits out: the built-in sets of `DATASETS` and, for
+    any other name, TensorFlow Datasets (`load_tfds` reads a single TFDS
+    split; this function calls it once per split):
 
     - `"digits"`: `digits(**kwargs)`, bundled with scikit-learn;
     - `"two_moons"`: `two_moons(**kwargs)`;
     - any other name: a TensorFlow Datasets builder, read with
-      `load(name, split="train", **kwargs)` and
-      `load(name, split="test", **kwargs)` (no download unless
+      `load_tfds(name, split="train", **kwargs)` and
+      `load_tfds(name, split="test", **kwargs)` (no download unless
       `download=True`).
 
     Args:
         name: `"digits"`, `"two_moons"` or a TFDS builder name such as
             `"mnist"`.
-        **kwargs: passed on to `digits`, `two_moons` or `load`.
+        **kwargs: passed on to `digits`, `two_moons` or `load_tfds`.
 
     Returns:
         `((x_train, y_train), (x_test, y_test))` as NumPy arrays.
@@ -57,6 +59,6 @@ def load_dataset(name, **kwargs):
                 f"{DATASETS}, other names must be TensorFlow Datasets "
                 "builders (https://www.tensorflow.org/datasets/catalog)"
             ) from error
-    train = load(name, split="train", builder=builder, **kwargs)
-    test = load(name, split="test", builder=builder, **kwargs)
+    train = load_tfds(name, split="train", builder=builder, **kwargs)
+    test = load_tfds(name, split="test", builder=builder, **kwargs)
     return train, test

@@ -1,7 +1,8 @@
 """A shuffled, batched, prefetched `tf.data` pipeline from NumPy arrays."""
 
-import numpy as np
 import tensorflow as tf
+
+from keras_ssl.core._checks import check_integer
 
 
 def make_dataset(
@@ -58,12 +59,7 @@ def make_dataset(
     model.fit(train, epochs=1)
     ```
     """
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    batch_size = check_integer(batch_size, 1, "batch_size")
     if isinstance(inputs, list):
         inputs = tuple(inputs)
     arrays = tf.nest.flatten(inputs)

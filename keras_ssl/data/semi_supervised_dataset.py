@@ -1,7 +1,8 @@
 """The zipped labeled + unlabeled stream that semi-supervised fit() eats."""
 
-import numpy as np
 import tensorflow as tf
+
+from keras_ssl.core._checks import check_integer
 
 
 def semi_supervised_dataset(
@@ -55,16 +56,8 @@ def semi_supervised_dataset(
     # (TensorShape([32, 8, 8, 1]), TensorShape([64, 8, 8, 1]))
     ```
     """
-    for name, value in (
-        ("labeled_batch", labeled_batch),
-        ("unlabeled_batch", unlabeled_batch),
-    ):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < 1
-        ):
-            raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+    labeled_batch = check_integer(labeled_batch, 1, "labeled_batch")
+    unlabeled_batch = check_integer(unlabeled_batch, 1, "unlabeled_batch")
     for key in ("labeled", "unlabeled"):
         if key not in split:
             raise ValueError(

@@ -2,7 +2,9 @@
 
 import numpy as np
 
-from keras_ssl.data._checks import check_xy
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_number
+from keras_ssl.core._checks import check_xy
 
 
 def semi_supervised_split(
@@ -109,26 +111,16 @@ def semi_supervised_split(
                 f"classes {all_classes}"
             )
     unseen = [c for c in all_classes if c not in seen]
-    if not 0.0 <= mismatch_ratio <= 1.0:
-        raise ValueError(
-            f"mismatch_ratio must be in [0, 1]; got {mismatch_ratio!r}"
-        )
+    mismatch_ratio = check_number(mismatch_ratio, "mismatch_ratio", "in [0, 1]")
     if mismatch_ratio > 0 and not unseen:
         raise ValueError(
             f"mismatch_ratio={mismatch_ratio} needs unseen classes, but "
             f"labeled_classes covers every class of y ({all_classes}); "
             "pass labeled_classes with fewer classes"
         )
-    if (
-        isinstance(labels_per_class, bool)
-        or not isinstance(labels_per_class, (int, np.integer))
-        or labels_per_class < 1
-    ):
-        raise ValueError(
-            f"labels_per_class must be an int >= 1; got {labels_per_class!r}"
-        )
-    if num_unlabeled is not None and num_unlabeled < 0:
-        raise ValueError(f"num_unlabeled must be >= 0; got {num_unlabeled!r}")
+    labels_per_class = check_integer(labels_per_class, 1, "labels_per_class")
+    if num_unlabeled is not None:
+        num_unlabeled = check_integer(num_unlabeled, 0, "num_unlabeled")
 
     rng = np.random.default_rng(seed)
     # Each class's rows in a random order: the first labels_per_class of a

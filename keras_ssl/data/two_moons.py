@@ -3,6 +3,9 @@
 import numpy as np
 from sklearn.datasets import make_moons
 
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_number
+
 
 def two_moons(n_samples=1500, noise=0.1, test_size=200, seed=0):
     """Draws the two interleaving half circles of scikit-learn.
@@ -40,11 +43,9 @@ def two_moons(n_samples=1500, noise=0.1, test_size=200, seed=0):
         Estimation Using a Single Deep Deterministic Neural Network"
         (ICML 2020), Figure 1.
     """
-    for name, value in (("n_samples", n_samples), ("test_size", test_size)):
-        if not isinstance(value, (int, np.integer)) or value < 2:
-            raise ValueError(f"{name} must be an int >= 2; got {value!r}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0; got {noise!r}")
+    n_samples = check_integer(n_samples, 2, "n_samples")
+    test_size = check_integer(test_size, 2, "test_size")
+    noise = check_number(noise, "noise", ">= 0")
     rng = np.random.RandomState(seed)
     x_train, y_train = make_moons(n_samples, noise=noise, random_state=rng)
     x_test, y_test = make_moons(test_size, noise=noise, random_state=rng)

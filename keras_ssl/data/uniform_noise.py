@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from keras_ssl.data._checks import check_count_and_shape
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_integers
 
 
 def uniform_noise(n, shape, seed=0, low=0.0, high=1.0):
@@ -22,8 +23,8 @@ def uniform_noise(n, shape, seed=0, low=0.0, high=1.0):
         float32 array of shape `(n, *shape)`.
 
     Raises:
-        ValueError: if `n < 1`, `shape` has a non-positive entry or
-            `high <= low`.
+        ValueError: if `n` is not an integer >= 1, `shape` not a tuple of
+            integers >= 1 or `high <= low`.
 
     Example:
 
@@ -37,7 +38,8 @@ def uniform_noise(n, shape, seed=0, low=0.0, high=1.0):
         Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and
         Out-of-Distribution Examples in Neural Networks" (ICLR 2017).
     """
-    shape = check_count_and_shape(n, shape)
+    n = check_integer(n, 1, "n")
+    shape = check_integers(shape, 1, "shape")
     if not high > low:
         raise ValueError(f"high must be larger than low; got {low} and {high}")
     rng = np.random.default_rng(seed)

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from keras_ssl.core._checks import check_integer
+
 
 def with_index(data, batch_size=None, shuffle=False, seed=0):
     """Pairs every example with its position in the original data.
@@ -43,14 +45,8 @@ def with_index(data, batch_size=None, shuffle=False, seed=0):
         assert (images.numpy() == x_train[index.numpy()]).all()
     ```
     """
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"batch_size must be None or an int >= 1; got {batch_size!r}"
-        )
+    if batch_size is not None:
+        batch_size = check_integer(batch_size, 1, "batch_size")
     if isinstance(data, tf.data.Dataset):
         dataset = data.enumerate().map(
             lambda i, element: (element, i),

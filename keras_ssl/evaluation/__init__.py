@@ -5,23 +5,21 @@ returns Python floats, dicts of them, or a `matplotlib.figure.Figure`.
 OOD scores follow one direction everywhere: larger = more OOD.
 """
 
-from keras_ssl.evaluation.brier_score import brier_score
-from keras_ssl.evaluation.calibration_bins import calibration_bins
-from keras_ssl.evaluation.calibration_metrics import calibration_metrics
+from keras_ssl.evaluation.calibration import brier_score
+from keras_ssl.evaluation.calibration import calibration_bins
+from keras_ssl.evaluation.calibration import calibration_metrics
+from keras_ssl.evaluation.calibration import expected_calibration_error
+from keras_ssl.evaluation.calibration import maximum_calibration_error
+from keras_ssl.evaluation.calibration import negative_log_likelihood
 from keras_ssl.evaluation.certainty_map import certainty_map
 from keras_ssl.evaluation.embedding_map import embedding_map
 from keras_ssl.evaluation.encoder_features import encoder_features
-from keras_ssl.evaluation.expected_calibration_error import (
-    expected_calibration_error,
-)
 from keras_ssl.evaluation.knn_accuracy import knn_accuracy
 from keras_ssl.evaluation.linear_probe import linear_probe
-from keras_ssl.evaluation.maximum_calibration_error import (
-    maximum_calibration_error,
-)
-from keras_ssl.evaluation.negative_log_likelihood import negative_log_likelihood
 from keras_ssl.evaluation.ood_histograms import ood_histograms
 from keras_ssl.evaluation.ood_metrics import ood_metrics
+from keras_ssl.evaluation.predict_in_batches import predict_in_batches
+from keras_ssl.evaluation.probe_metrics import probe_metrics
 from keras_ssl.evaluation.reliability_diagram import reliability_diagram
 
 __all__ = [
@@ -38,5 +36,7 @@ __all__ = [
     "negative_log_likelihood",
     "ood_histograms",
     "ood_metrics",
+    "predict_in_batches",
+    "probe_metrics",
     "reliability_diagram",
 ]

@@ -3,10 +3,8 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
-from keras_ssl.evaluation.calibration_bins import calibration_bins
-from keras_ssl.evaluation.expected_calibration_error import (
-    expected_calibration_error,
-)
+from keras_ssl.evaluation.calibration import calibration_bins
+from keras_ssl.evaluation.calibration import expected_calibration_error
 
 
 def reliability_diagram(

@@ -1,41 +1,51 @@
+import inspect
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 
 class Recipe:
-    """How the `keras-ssl` command line trains and evaluates one method.
+    """How `keras-ssl train` trains and evaluates one method.
 
-    A recipe ties a method class to the data it is trained on, the model the
-    command line builds for a dataset, and the metrics written to
-    `run.json`. Family recipes (`UncertaintyRecipe`,
+    A recipe ties a method class to the data it is trained on and the
+    metrics written to `run.json`. Family recipes (`UncertaintyRecipe`,
     `RepresentationRecipe`) own the data and evaluation of their family; a
-    method's recipe only says how to build the method.
+    method's recipe says only what the method needs from the data and the
+    per-dataset settings. The method's hyperparameters and the sources of
+    their defaults live on the method (its `__init__` defaults and
+    docstring), never here.
 
     Class attributes:
         name: command-line name (`keras-ssl train NAME`).
         method: the `keras_ssl.core.Method` subclass.
         datasets: dataset names the recipe accepts.
-        defaults: hyperparameters settable with `--set key=value`, with
-            their defaults; a value given on the command line is converted
-            to the type of the default.
+        settings: the recipe's own knobs (network, image size, optimizer,
+            learning rate, augmentation), with their defaults.
         dataset_defaults: per-dataset values that replace entries of
-            `defaults` (e.g. the two-moons settings of a method's paper).
+            `defaults` (method hyperparameters or settings), e.g. the
+            two-moons settings of a method's paper.
         epochs, batch_size: what `keras-ssl train` uses when `--epochs` /
             `--batch-size` are not given; `dataset_training` may override
             them per dataset as `{dataset: {"epochs": ..., "batch_size":
             ...}}`.
+        reports_random_init: the family reports metrics of the method at
+            its random initialisation (representation learning).
+
+    Every key of `defaults` can be set with `--set key=value`; a value
+    given on the command line is converted to the type of the default.
     """
 
     name = None
     method = None
     datasets = ("digits",)
-    defaults = {}
+    settings = {}
     dataset_defaults = {}
     epochs = 10
     batch_size = 64
     dataset_training = {}
+    reports_random_init = False
 
     @property
     def family(self):
@@ -45,19 +55,24 @@ class Recipe:
     def paper(self):
         return self.method.paper
 
+    @property
+    def defaults(self):
+        """The method's hyperparameter defaults, then the settings."""
+        return {**method_defaults(self.method), **self.settings}
+
     def resolve_config(self, overrides, dataset=None):
         """Defaults (for `dataset`) updated with `overrides`.
 
         Unknown keys are an error; string values are converted to the type
         of the default.
         """
-        unknown = sorted(set(overrides) - set(self.defaults))
+        config = {**self.defaults, **self.dataset_defaults.get(dataset, {})}
+        unknown = sorted(set(overrides) - set(config))
         if unknown:
             raise ValueError(
                 f"unknown --set key(s) for {self.name}: {', '.join(unknown)}."
-                f" Known keys: {', '.join(sorted(self.defaults)) or 'none'}"
+                f" Known keys: {', '.join(sorted(config)) or 'none'}"
             )
-        config = {**self.defaults, **self.dataset_defaults.get(dataset, {})}
         for key, value in overrides.items():
             config[key] = _convert(key, value, config[key])
         return config
@@ -81,9 +96,30 @@ class Recipe:
         """Returns a dict of NumPy arrays for training and evaluation."""
         raise NotImplementedError
 
-    def build(self, data, config):
-        """Returns the compiled method for `data`."""
+    def build_model(self, data, config, steps_per_epoch=None):
+        """The compiled method for `data` and the resolved `config`.
+
+        Every config key that names an argument of the method's
+        `__init__` is passed to it; `model_inputs` adds what comes from
+        the data (encoder, class count, ...), and `compile_arguments` the
+        optimizers.
+        """
+        arguments = {
+            key: config[key]
+            for key in init_parameters(self.method)
+            if key in config
+        }
+        model = self.method(**self.model_inputs(data, config), **arguments)
+        model.compile(**self.compile_arguments(config, steps_per_epoch))
+        return model
+
+    def model_inputs(self, data, config):
+        """Method arguments that come from the data (e.g. the encoder)."""
         raise NotImplementedError
+
+    def compile_arguments(self, config, steps_per_epoch=None):
+        """`compile` arguments: one optimizer from the config by default."""
+        return {"optimizer": make_optimizer(config, steps_per_epoch)}
 
     def fit_inputs(self, data):
         """The arrays `fit` consumes, as a tuple (e.g. `(x, y)`)."""
@@ -97,10 +133,6 @@ class Recipe:
         random-init baseline.
         """
         raise NotImplementedError
-
-    def export_preprocessing(self, data):
-        """`(preprocessing, raw_input_shape)` for export, or `(None, None)`."""
-        return data.get("preprocessing"), data.get("raw_input_shape")
 
     def augment(self, batch, seed, config):
         """Augments one training batch inside `tf.data` (default: none).
@@ -176,10 +208,57 @@ def _convert(key, value, default):
         if isinstance(default, float):
             return float(value)
         if isinstance(default, (tuple, list)):
-            return tuple(type(default[0])(v) for v in value.split(","))
+            kind = type(default[0]) if default else int
+            return tuple(kind(v) for v in value.split(",") if v.strip())
     except ValueError:
         raise ValueError(
             f"--set {key}={value}: expected {type(default).__name__} "
             f"(the default is {default!r})"
         ) from None
     return value
+
+
+def init_parameters(method):
+    """The names of a method's `__init__` arguments (without `**kwargs`)."""
+    return [
+        name
+        for name, p in inspect.signature(method.__init__).parameters.items()
+        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+
+
+def method_defaults(method):
+    """A method's hyperparameters with a plain default (bool, number,
+    string or tuple), read from its `__init__` signature."""
+    defaults = {}
+    for name, p in inspect.signature(method.__init__).parameters.items():
+        value = p.default
+        if isinstance(value, range):
+            value = tuple(value)
+        if isinstance(value, bool | int | float | str) or (
+            isinstance(value, tuple) and value
+        ):
+            defaults[name] = value
+    return defaults
+
+
+def make_optimizer(config, steps_per_epoch=None):
+    """The optimizer the config names: `optimizer` ("sgd" or "adam"),
+    `learning_rate`, `momentum` (SGD), and `lr_milestones` (epochs at
+    which the rate is multiplied by `lr_decay`, default 0.2)."""
+    rate = config["learning_rate"]
+    milestones = tuple(config.get("lr_milestones", ()))
+    if milestones:
+        if steps_per_epoch is None:
+            raise ValueError("lr_milestones need steps_per_epoch")
+        decay = config.get("lr_decay", 0.2)
+        rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+            [m * steps_per_epoch for m in milestones],
+            [rate * decay**i for i in range(len(milestones) + 1)],
+        )
+    name = config.get("optimizer", "adam")
+    if name == "sgd":
+        return keras.optimizers.SGD(rate, momentum=config.get("momentum", 0.0))
+    if name == "adam":
+        return keras.optimizers.Adam(rate)
+    raise ValueError(f"--set optimizer must be 'sgd' or 'adam'; got {name!r}")

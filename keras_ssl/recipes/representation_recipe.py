@@ -2,6 +2,7 @@ import os
 
 import numpy as np
 
+from keras_ssl import backbones
 from keras_ssl import data as ssl_data
 from keras_ssl import evaluation
 from keras_ssl.recipes.recipe import Recipe
@@ -25,6 +26,7 @@ class RepresentationRecipe(Recipe):
     """
 
     datasets = ("digits",)
+    reports_random_init = True
 
     def load_data(self, dataset, config, seed):
         self.check_dataset(dataset)
@@ -41,13 +43,20 @@ class RepresentationRecipe(Recipe):
             "raw_input_shape": (8, 8, 1),
         }
 
+    def model_inputs(self, data, config):
+        return {
+            "encoder": backbones.small_cnn(
+                data["input_shape"], preset=config.get("width", "narrow")
+            )
+        }
+
     def fit_inputs(self, data):
         return data["x_train"], np.arange(len(data["x_train"]), dtype="int64")
 
     def evaluate(self, model, data, run_dir=None, initial_model=None):
-        metrics, features = probe_metrics(model, data)
+        metrics, features = evaluation.probe_metrics(model, data)
         if initial_model is not None:
-            baseline, _ = probe_metrics(initial_model, data)
+            baseline, _ = evaluation.probe_metrics(initial_model, data)
             metrics.update({f"random_init_{k}": v for k, v in baseline.items()})
         if run_dir is not None:
             plots = os.path.join(run_dir, "plots")
@@ -59,24 +68,3 @@ class RepresentationRecipe(Recipe):
                 title=f"{self.name}: test embeddings (PCA)",
             )
         return metrics
-
-
-def probe_metrics(model, data):
-    """Linear-probe and kNN accuracy of a method's inference features.
-
-    `model.predict` runs the method's `call`, which is its encoder (behind
-    any fixed front end such as NAT's Sobel layer). Also returns the test
-    features.
-    """
-    train = evaluation.encoder_features(model, data["x_train"])
-    test = evaluation.encoder_features(model, data["x_test"])
-    labels = data["y_train"], data["y_test"]
-    metrics = {
-        "linear_probe_accuracy": evaluation.linear_probe(
-            train, labels[0], test, labels[1]
-        ),
-        "knn_accuracy": evaluation.knn_accuracy(
-            train, labels[0], test, labels[1], k=5
-        ),
-    }
-    return metrics, test

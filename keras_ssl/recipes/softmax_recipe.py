@@ -1,5 +1,3 @@
-import keras
-
 from keras_ssl.recipes.uncertainty_recipe import UncertaintyRecipe
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
 
@@ -13,11 +11,9 @@ class SoftmaxRecipe(UncertaintyRecipe):
 
     name = "softmax"
     method = SoftmaxClassifier
-    defaults = {"learning_rate": 1e-3, "image_size": 16, "width": "wide"}
-
-    def build(self, data, config):
-        model = SoftmaxClassifier(
-            self.encoder(data, config), num_classes=data["num_classes"]
-        )
-        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
-        return model
+    settings = {
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "image_size": 16,
+        "width": "wide",
+    }

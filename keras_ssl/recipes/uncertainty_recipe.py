@@ -1,6 +1,5 @@
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from keras_ssl import backbones
@@ -73,15 +72,21 @@ class UncertaintyRecipe(Recipe):
             data["input_shape"], preset=config.get("width", "wide")
         )
 
+    def model_inputs(self, data, config):
+        return {
+            "encoder": self.encoder(data, config),
+            "num_classes": data["num_classes"],
+        }
+
     def fit_inputs(self, data):
         return data["x_train"], data["y_train"]
 
     def evaluate(self, model, data, run_dir=None, initial_model=None):
         classify = tf.function(model.classify)
-        test = predict_in_batches(classify, data["x_test"])
+        test = evaluation.predict_in_batches(classify, data["x_test"])
         metrics = evaluation.calibration_metrics(test["probs"], data["y_test"])
         scores_out = {
-            name: predict_in_batches(classify, x)["ood_score"]
+            name: evaluation.predict_in_batches(classify, x)["ood_score"]
             for name, x in data["ood"].items()
         }
         metrics["ood"] = {
@@ -105,25 +110,12 @@ class UncertaintyRecipe(Recipe):
             )
             if data["kind"] == "tabular" and data["input_shape"] == (2,):
                 evaluation.certainty_map(
-                    lambda points: predict_in_batches(classify, points)[
-                        "certainty"
-                    ],
+                    lambda points: evaluation.predict_in_batches(
+                        classify, points
+                    )["certainty"],
                     data["x_train"],
                     data["y_train"],
                     path=os.path.join(plots, "certainty_map.png"),
                     title=f"{self.name}: certainty",
                 )
         return metrics
-
-
-def predict_in_batches(function, x, batch_size=512):
-    """Runs `function` over `x` in batches; concatenates the dict outputs."""
-    x = np.asarray(x, dtype="float32")
-    parts = [
-        function(tf.constant(x[i : i + batch_size]))
-        for i in range(0, len(x), batch_size)
-    ]
-    return {
-        key: np.concatenate([np.asarray(p[key]) for p in parts])
-        for key in parts[0]
-    }

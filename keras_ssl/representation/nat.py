@@ -1,5 +1,3 @@
-import inspect
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -40,9 +38,10 @@ class NAT(Method):
     which is what a probe or a downstream task uses; the projection and
     the targets exist for training only.
 
-    The targets, the assignment table and the epoch counter are
-    non-trainable variables: they are saved with the model, restored by
-    `keras.saving.load_model`, and mirrored under `MirroredStrategy`. With
+    The targets, the assignment table and the base's epoch counter (which
+    decides whether an epoch reassigns) are non-trainable variables: they
+    are saved with the model, restored by `keras.saving.load_model`, and
+    mirrored under `MirroredStrategy`. With
     several replicas, each replica solves the assignment for its local
     batch (cost `O((B/R)^3)`), then the replicas gather the batch indices
     and new targets and apply the same table update, so the table stays a
@@ -154,22 +153,11 @@ class NAT(Method):
             name="targets",
         )
         # assignment[i] = index of the target image i owns.
-        self.assignment = self.add_weight(
-            shape=(self.num_samples,),
+        self.assignment = self.add_state(
+            "assignment",
+            (self.num_samples,),
+            dtype="int32",
             initializer=_constant(permutation.astype("int32")),
-            dtype="int32",
-            trainable=False,
-            aggregation="only_first_replica",
-            name="assignment",
-        )
-        # Set by fit() at the start of each epoch (see `fit`).
-        self.epoch = self.add_weight(
-            shape=(),
-            initializer="zeros",
-            dtype="int32",
-            trainable=False,
-            aggregation="only_first_replica",
-            name="epoch",
         )
 
     def build(self, input_shape):
@@ -205,23 +193,7 @@ class NAT(Method):
     # ------------------------------------------------------------------
     # Training
     # ------------------------------------------------------------------
-    def fit(self, *args, **kwargs):
-        """`keras.Model.fit`, plus a callback that tells NAT the epoch.
-
-        The epoch decides whether the batches of that epoch reassign
-        targets, so it is written into the `epoch` variable at the start
-        of every epoch (also after `initial_epoch` or a restore by
-        `keras.callbacks.BackupAndRestore`).
-        """
-        bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
-        arguments = bound.arguments
-        arguments.pop("self")
-        self._check_fit_inputs(arguments.get("x"), arguments.get("y"))
-        callbacks = list(arguments.get("callbacks") or [])
-        arguments["callbacks"] = [_EpochSetter(self.epoch), *callbacks]
-        return super().fit(**arguments)
-
-    def _check_fit_inputs(self, x, y):
+    def check_fit_data(self, x, y):
         if isinstance(x, tf.data.Dataset) or y is None:
             return
         index = np.asarray(y)
@@ -340,12 +312,3 @@ def _constant(value):
         return ops.cast(ops.convert_to_tensor(value), dtype)
 
     return initializer
-
-
-class _EpochSetter(keras.callbacks.Callback):
-    def __init__(self, variable):
-        super().__init__()
-        self.variable = variable
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.variable.assign(epoch)

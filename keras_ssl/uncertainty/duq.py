@@ -215,24 +215,19 @@ class DUQ(Method):
             ),
             name="class_kernel",
         )
-        # Identical values are assigned on every replica (the batch
-        # statistics are summed over replicas first); "only_first_replica"
-        # lets MirroredStrategy accept that assignment in replica context.
-        self.centroid_count = self.add_weight(
-            shape=(self.num_classes,),
+        # Identical values are assigned on every replica: the batch
+        # statistics are summed over replicas first.
+        self.centroid_count = self.add_state(
+            "centroid_count",
+            (self.num_classes,),
             initializer=keras.initializers.Constant(self.initial_count),
-            trainable=False,
-            aggregation="only_first_replica",
-            name="centroid_count",
         )
-        self.centroid_sum = self.add_weight(
-            shape=(self.embedding_size, self.num_classes),
+        self.centroid_sum = self.add_state(
+            "centroid_sum",
+            (self.embedding_size, self.num_classes),
             initializer=keras.initializers.RandomNormal(
                 stddev=self.centroid_stddev * self.initial_count
             ),
-            trainable=False,
-            aggregation="only_first_replica",
-            name="centroid_sum",
         )
         self.built = True
 
@@ -312,19 +307,13 @@ class DUQ(Method):
         )
         return 0.5 * self.weight_decay * total / num_replicas()
 
-    def train_step(self, data):
-        x, y = _unpack(data)
-        with tf.GradientTape() as tape:
-            losses, values = self.compute_losses(data, training=True)
-            total = losses["loss"] + self.regularization_loss()
-        self.minimize(tape, total)
-        self.update_centroids(x, y)
-        return self.track(losses, values)
+    def after_step(self, data):
+        self.update_centroids(*_unpack(data))
 
     def update_centroids(self, x, y):
         """Moves `N` and `m` towards the batch `(x, y)` (inference mode).
 
-        Called by `train_step` after the optimizer step, so the embeddings
+        Called after the optimizer step (`after_step`), so the embeddings
         use the updated weights; batch counts and sums are summed over
         replicas before the moving average.
         """

@@ -1,6 +1,7 @@
 import keras
 from keras import ops
 
+from keras_ssl.core._checks import check_integer
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.method import Method
 
@@ -49,11 +50,7 @@ class SoftmaxClassifier(Method):
 
     def __init__(self, encoder, num_classes, **kwargs):
         super().__init__(encoder, **kwargs)
-        if int(num_classes) < 2:
-            raise ValueError(
-                f"num_classes must be an integer >= 2; got {num_classes}"
-            )
-        self.num_classes = int(num_classes)
+        self.num_classes = check_integer(num_classes, 2, "num_classes")
         self.classifier = keras.layers.Dense(self.num_classes, name="logits")
 
     def build(self, input_shape):

@@ -33,7 +33,7 @@ def test_softmax_baseline_example_runs(tmp_path, dataset):
     assert set(metrics["ood_auroc"]) == (
         {"far"} if dataset == "two_moons" else {"digits_5_9", "uniform_noise"}
     )
-    assert (tmp_path / "reliability.png").exists()
+    assert (tmp_path / "plots" / "reliability_diagram.png").exists()
     assert (
         tmp_path / "saved_models" / "softmax" / "1" / "saved_model.pb"
     ).exists()
@@ -62,7 +62,7 @@ def test_nat_example_runs_on_digits(tmp_path):
         "random_init_linear_probe_accuracy",
         "random_init_knn_accuracy",
     }
-    assert (tmp_path / "embedding_map.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "embedding_map.png").stat().st_size > 1000
     assert (tmp_path / "saved_models" / "nat" / "1" / "saved_model.pb").exists()
 
 

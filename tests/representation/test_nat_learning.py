@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
+from keras_ssl.evaluation import probe_metrics
 from keras_ssl.recipes import get_recipe
-from keras_ssl.recipes.representation_recipe import probe_metrics
 
 SEEDS = (0, 1)
 
@@ -19,7 +19,7 @@ def _train(seed, **overrides):
     config = recipe.resolve_config(overrides, "digits")
     keras.utils.set_random_seed(seed)
     data = recipe.load_data("digits", config, seed)
-    model = recipe.build(data, config)
+    model = recipe.build_model(data, config)
     model(data["x_train"][:2])
     random_init, _ = probe_metrics(model, data)
     table = np.asarray(model.assignment).copy()

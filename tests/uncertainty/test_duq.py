@@ -1,19 +1,15 @@
-import json
-import os
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_ssl import evaluation
-from keras_ssl.core.replica_check import check_replica_equivalence
-from keras_ssl.export import export_saved_model
 from keras_ssl.recipes import get_recipe
+from keras_ssl.testing import check_method_contract
+from keras_ssl.testing import check_replica_equivalence
 from keras_ssl.uncertainty import DUQ
 from keras_ssl.uncertainty import SoftmaxClassifier
 from keras_ssl.uncertainty import duq as duq_module
-from tests.fresh_load import run_signatures
 from tests.uncertainty import duq_replica_models
 
 # ----------------------------------------------------------------------
@@ -242,16 +238,24 @@ def _replica_batch(images=False):
     return x, rng.integers(0, 3, 16).astype("int32")
 
 
-@pytest.mark.parametrize(
-    "build, images",
-    [
-        (duq_replica_models.build_duq_mlp, False),
-        (duq_replica_models.build_duq_synchronized_bn, True),
-    ],
-)
-def test_two_replicas_equal_one_device_centroids_included(build, images):
+def test_duq_meets_the_method_contract(tmp_path):
+    # Round trip, 2 replicas = 1 device, resume and fresh-process export,
+    # centroids included (they are weights: every check compares them).
+    report = check_method_contract(
+        duq_replica_models.build_duq_mlp,
+        _replica_batch(),
+        tmp_path,
+        replica_fit_kwargs={"epochs": 2},
+    )
+    assert report["export"]["endpoints"] == ["classify", "embed"]
+    assert report["replicas"]["logs"]["gradient_penalty"][0] > 0
+
+
+def test_two_replicas_equal_one_device_with_synchronized_batch_norm():
     report = check_replica_equivalence(
-        build, _replica_batch(images), fit_kwargs={"epochs": 2}
+        duq_replica_models.build_duq_synchronized_bn,
+        _replica_batch(images=True),
+        fit_kwargs={"epochs": 2},
     )
     assert report["max_weight_difference"] < 1e-5
     assert report["mirrored_weights_checked"] == report["weights"]
@@ -273,44 +277,6 @@ def test_harness_catches_centroids_from_the_local_half_batch():
             _replica_batch(),
             fit_kwargs={"epochs": 2},
         )
-
-
-def _trained_moons_model(epochs=2):
-    keras.utils.set_random_seed(0)
-    model = duq_replica_models.build_duq_mlp()
-    x, y = _replica_batch()
-    model.fit(x, y, batch_size=8, epochs=epochs, verbose=0)
-    return model, x
-
-
-def test_keras_round_trip_keeps_the_centroids(tmp_path):
-    model, x = _trained_moons_model()
-    assert not np.allclose(model.centroid_count, model.initial_count)
-    path = os.path.join(tmp_path, "duq.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, DUQ)
-    assert json.dumps(loaded.get_config()) == json.dumps(model.get_config())
-    np.testing.assert_array_equal(loaded.centroid_count, model.centroid_count)
-    np.testing.assert_array_equal(loaded.centroid_sum, model.centroid_sum)
-    for key, value in model.classify(x).items():
-        np.testing.assert_array_equal(loaded.classify(x)[key], value)
-
-
-def test_export_classify_loads_without_keras_ssl(tmp_path):
-    model, x = _trained_moons_model()
-    path = export_saved_model(model, str(tmp_path), "duq")
-    out = run_signatures(path, x, tmp_path)
-    assert out["keras_ssl_imported"] is False
-    assert set(out) >= {"classify", "embed", "serving_default"}
-    expected = model.classify(x)
-    for key in ("probs", "certainty", "ood_score", "kernels"):
-        np.testing.assert_allclose(
-            out["classify"][key], np.asarray(expected[key]), atol=1e-6
-        )
-    np.testing.assert_array_equal(
-        out["classify"]["prediction"], expected["prediction"]
-    )
 
 
 def test_classify_outputs_are_consistent():
@@ -401,7 +367,7 @@ def _train_duq_and_control(dataset, seed):
     epochs, batch_size = recipe.training_defaults(dataset)
     keras.utils.set_random_seed(seed)
     data = recipe.load_data(dataset, config, seed)
-    duq = recipe.build(data, config)
+    duq = recipe.build_model(data, config)
     control = CoupledL2Softmax(
         recipe.encoder(data, config),
         data["num_classes"],
@@ -444,7 +410,7 @@ def test_two_moons_recipe_uses_the_notebook_settings():
     assert {k: config[k] for k in NOTEBOOK_MOONS} == NOTEBOOK_MOONS
     assert recipe.training_defaults("two_moons") == (30, 64)
     data = recipe.load_data("two_moons", config, seed=0)
-    model = recipe.build(data, config)
+    model = recipe.build_model(data, config)
     assert model.encoder.count_params() == 2 * 20 + 20 + 2 * (20 * 20 + 20)
 
 

@@ -5,7 +5,9 @@ import pytest
 from keras_ssl import backbones
 from keras_ssl import data
 from keras_ssl import evaluation
+from keras_ssl.testing import check_method_contract
 from keras_ssl.uncertainty import SoftmaxClassifier
+from tests.core import replica_models
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +71,15 @@ def test_train_on_batch_and_sample_weights():
     model.train_on_batch(x, y, sample_weight=np.zeros(8))
     for a, b in zip(before, model.trainable_weights, strict=True):
         np.testing.assert_allclose(a, np.asarray(b))
+
+
+def test_softmax_meets_the_method_contract(tmp_path):
+    rng = np.random.default_rng(0)
+    batch = (
+        rng.normal(size=(16, 6)).astype("float32"),
+        rng.integers(0, 3, 16).astype("int32"),
+    )
+    report = check_method_contract(
+        replica_models.build_softmax, batch, tmp_path
+    )
+    assert report["export"]["endpoints"] == ["classify", "embed"]

@@ -1,11 +1,14 @@
-"""Image classification sets from TensorFlow Datasets, digits-style."""
+"""One split of a TensorFlow Datasets image set, digits-style."""
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import is_integer
 
-def load(
+
+def load_tfds(
     name,
     split="train",
     image_size=None,
@@ -16,7 +19,12 @@ def load(
     builder=None,
     download=False,
 ):
-    """Loads a TensorFlow Datasets image set with the contract of `digits`.
+    """Reads one split of a TensorFlow Datasets image set as `(x, y)`.
+
+    The TFDS reader of keras_ssl: one split in, one `(x, y)` pair (or
+    `tf.data.Dataset`) out. To get a train and a test split by a single
+    name, built-in sets included, use `load_dataset`, which calls this for
+    TFDS names.
 
     Works for any image classification builder with an `"image"` and a
     `"label"` feature (MNIST, Fashion-MNIST, CIFAR-10, SVHN, ...). Images
@@ -61,32 +69,35 @@ def load(
     Example:
 
     ```python
-    from keras_ssl.data import load
+    from keras_ssl.data import load_tfds
 
     # Once, on a machine with network access:
     #   tfds.builder("mnist").download_and_prepare()
-    x_train, y_train = load("mnist", split="train", image_size=32)
-    x_test, y_test = load("mnist", split="test", image_size=32)
+    x_train, y_train = load_tfds("mnist", split="train", image_size=32)
+    x_test, y_test = load_tfds("mnist", split="test", image_size=32)
     ```
 
     Reference:
         TensorFlow Datasets, https://www.tensorflow.org/datasets.
     """
     if image_size is not None:
-        if isinstance(image_size, (int, np.integer)):
+        if is_integer(image_size, 1):
             image_size = (int(image_size), int(image_size))
-        image_size = tuple(int(s) for s in image_size)
-        if len(image_size) != 2 or min(image_size) < 1:
+        elif (
+            isinstance(image_size, (tuple, list))
+            and len(image_size) == 2
+            and all(is_integer(size, 1) for size in image_size)
+        ):
+            image_size = tuple(int(size) for size in image_size)
+        else:
             raise ValueError(
-                "image_size must be None, a positive int or a (height, "
-                f"width) pair; got {image_size!r}"
+                "image_size must be None, an integer >= 1 or a (height, "
+                f"width) pair of integers >= 1; got {image_size!r}"
             )
     if channels not in (None, 1, 3):
         raise ValueError(f"channels must be None, 1 or 3; got {channels!r}")
-    if max_examples is not None and max_examples < 1:
-        raise ValueError(
-            f"max_examples must be None or >= 1; got {max_examples!r}"
-        )
+    if max_examples is not None:
+        max_examples = check_integer(max_examples, 1, "max_examples")
     if builder is None:
         try:
             builder = tfds.builder(name, data_dir=data_dir)

@@ -11,7 +11,7 @@ assignment tables is included) and every logged metric must agree.
 Use plain SGD in `build_fn`: Adam's first step is almost the sign of the
 gradient, so it would hide a gradient that is R times too large.
 
-Run as a module it is the worker: `python -m keras_ssl.core.replica_check
+Run as a module it is the worker: `python -m keras_ssl.testing.replica_check
 SPEC_JSON`.
 """
 
@@ -48,8 +48,8 @@ def check_replica_equivalence(
             `{"epochs": 3, "initial_epoch": 2}`; the dataset repeats the
             batch once per epoch.
         sample_inputs: what `model(...)` takes, used to build both copies
-            before their weights are aligned. Defaults to `batch[0]` for a
-            tuple, `batch["labeled"][0]` for a dict, else `batch`.
+            before their weights are aligned. Defaults to the method's
+            `inference_inputs(batch)`.
         atol: absolute tolerance on weights and logged metrics.
         timeout: seconds before the worker process is stopped.
 
@@ -66,7 +66,7 @@ def check_replica_equivalence(
     Example:
 
     ```python
-    from keras_ssl.core.replica_check import check_replica_equivalence
+    from keras_ssl.testing import check_replica_equivalence
 
     def build():  # at module level, in an importable file
         ...
@@ -141,14 +141,6 @@ def check_replica_equivalence(
     }
 
 
-def _default_sample_inputs(batch):
-    if isinstance(batch, dict):
-        return batch["labeled"][0]
-    if isinstance(batch, (tuple, list)):
-        return batch[0]
-    return batch
-
-
 def _worker(spec):
     import tensorflow as tf
 
@@ -168,8 +160,6 @@ def _worker(spec):
         payload = pickle.load(f)
     batch = payload["batch"]
     sample = payload["sample_inputs"]
-    if sample is None:
-        sample = _default_sample_inputs(batch)
     fit_kwargs = dict(spec["fit_kwargs"])
     epochs = fit_kwargs.get("epochs", 1) - fit_kwargs.get("initial_epoch", 0)
 
@@ -177,6 +167,8 @@ def _worker(spec):
         return tf.data.Dataset.from_tensors(batch).repeat(epochs)
 
     single = build_fn()
+    if sample is None:
+        sample = single.inference_inputs(batch)
     single(sample)
     strategy = tf.distribute.MirroredStrategy(
         [f"/cpu:{i}" for i in range(spec["replicas"])]

@@ -6,8 +6,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_ssl.data import DATASETS
-from keras_ssl.data import load
 from keras_ssl.data import load_dataset
+from keras_ssl.data import load_tfds
 
 SIZES = {"train": 20, "test": 8}
 
@@ -70,7 +70,7 @@ def _same_rows(actual, expected):
 
 
 def test_load_by_name_scales_to_unit_range(data_dir):
-    x, y = load("keras_ssl_fake_gray", split="train", data_dir=data_dir)
+    x, y = load_tfds("keras_ssl_fake_gray", split="train", data_dir=data_dir)
     images, labels = _examples("train", (6, 6, 1))
     assert x.shape == (20, 6, 6, 1) and x.dtype == np.float32
     assert y.dtype == np.int32
@@ -80,7 +80,9 @@ def test_load_by_name_scales_to_unit_range(data_dir):
 
 def test_resize_and_gray_to_rgb(data_dir):
     builder = KerasSslFakeGray(data_dir=data_dir)
-    x, _ = load(None, split="test", image_size=4, channels=3, builder=builder)
+    x, _ = load_tfds(
+        None, split="test", image_size=4, channels=3, builder=builder
+    )
     images, _ = _examples("test", (6, 6, 1))
     expected = tf.image.resize(images / 255.0, (4, 4), method="bilinear")
     expected = np.repeat(np.clip(expected.numpy(), 0, 1), 3, axis=-1)
@@ -89,7 +91,7 @@ def test_resize_and_gray_to_rgb(data_dir):
 
 
 def test_rgb_to_gray(data_dir):
-    x, _ = load("keras_ssl_fake_rgb", data_dir=data_dir, channels=1)
+    x, _ = load_tfds("keras_ssl_fake_rgb", data_dir=data_dir, channels=1)
     images, _ = _examples("train", (5, 5, 3))
     # ITU-R 601 luma, the weights of tf.image.rgb_to_grayscale.
     gray = (images / 255.0) @ np.array([0.2989, 0.5870, 0.1140])
@@ -98,7 +100,7 @@ def test_rgb_to_gray(data_dir):
 
 
 def test_dataset_output_and_max_examples(data_dir):
-    dataset = load(
+    dataset = load_tfds(
         "keras_ssl_fake_rgb",
         split="test",
         data_dir=data_dir,
@@ -110,23 +112,23 @@ def test_dataset_output_and_max_examples(data_dir):
         tf.TensorSpec((), tf.int32),
     )
     assert len(list(dataset)) == 8
-    x, y = load("keras_ssl_fake_rgb", data_dir=data_dir, max_examples=7)
+    x, y = load_tfds("keras_ssl_fake_rgb", data_dir=data_dir, max_examples=7)
     assert len(x) == len(y) == 7
 
 
 def test_missing_data_is_not_downloaded(tmp_path):
     with pytest.raises(ValueError, match="download=True"):
-        load("keras_ssl_fake_gray", data_dir=str(tmp_path))
+        load_tfds("keras_ssl_fake_gray", data_dir=str(tmp_path))
     assert not any(tmp_path.iterdir())
 
 
 def test_bad_arguments(data_dir):
     with pytest.raises(ValueError, match="not a TensorFlow Datasets"):
-        load("no_such_dataset_xyz")
+        load_tfds("no_such_dataset_xyz")
     with pytest.raises(ValueError, match="channels"):
-        load("keras_ssl_fake_gray", data_dir=data_dir, channels=2)
+        load_tfds("keras_ssl_fake_gray", data_dir=data_dir, channels=2)
     with pytest.raises(ValueError, match="image_size"):
-        load("keras_ssl_fake_gray", data_dir=data_dir, image_size=(0, 3))
+        load_tfds("keras_ssl_fake_gray", data_dir=data_dir, image_size=(0, 3))
 
 
 def test_load_dataset_dispatch(data_dir):

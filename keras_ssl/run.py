@@ -1,0 +1,390 @@
+"""Train, evaluate and export a method by name: what `keras-ssl` runs.
+
+`train("duq", "runs/duq")` does what `keras-ssl train duq --output
+runs/duq` does, from Python: it resolves the recipe's settings, loads the
+data, builds the method under the right strategy, trains it with `fit`
+(resumable with `BackupAndRestore`), evaluates it, and writes the run
+directory:
+
+```
+RUN_DIR/
+  args.json            what the run was started with (checked on resume)
+  initial.weights.h5   the weights before the first step
+  backup/              BackupAndRestore state while training
+  logs/                TensorBoard logs
+  model.keras          the trained method
+  preprocessing.keras  the in-graph preprocessing of raw inputs, if any
+  plots/               the family's plots
+  run.json             identity, versions, time and the family's metrics
+```
+
+`evaluate(run_dir)` recomputes the metrics, and `export(run_dir, to)`
+writes a SavedModel from what the run directory holds.
+"""
+
+import json
+import os
+import platform
+import time
+
+RUN_FILE = "run.json"
+ARGS_FILE = "args.json"
+MODEL_FILE = "model.keras"
+PREPROCESSING_FILE = "preprocessing.keras"
+INITIAL_WEIGHTS = "initial.weights.h5"
+BACKUP_DIR = "backup"
+
+
+class Run:
+    """A finished run: its directory, its `run.json` record and its model.
+
+    Args:
+        run_dir: the run directory.
+        record: the contents of `run.json`.
+        model: the trained method (loaded on first use if not given).
+        history: the `keras.callbacks.History` of `train` (if any).
+
+    Example:
+
+    ```python
+    import keras_ssl
+
+    run = keras_ssl.run.train(
+        "softmax", "runs/moons", dataset="two_moons", epochs=1, verbose=0
+    )
+    run.metrics["accuracy"]
+    same = keras_ssl.run.Run.load("runs/moons")
+    ```
+    """
+
+    def __init__(self, run_dir, record, model=None, history=None):
+        self.run_dir = run_dir
+        self.record = record
+        self._model = model
+        self.history = history
+
+    @classmethod
+    def load(cls, run_dir):
+        """The finished run in `run_dir` (`FileNotFoundError` otherwise)."""
+        path = os.path.join(run_dir, RUN_FILE)
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{run_dir} is not a finished keras-ssl run "
+                f"({RUN_FILE} missing)"
+            )
+        with open(path) as f:
+            return cls(run_dir, json.load(f))
+
+    @property
+    def model(self):
+        if self._model is None:
+            import keras
+
+            from keras_ssl.recipes import get_recipe
+
+            get_recipe(self.method)  # registers the method's classes
+            self._model = keras.saving.load_model(
+                os.path.join(self.run_dir, MODEL_FILE)
+            )
+        return self._model
+
+    @property
+    def method(self):
+        return self.record["method"]
+
+    @property
+    def dataset(self):
+        return self.record["dataset"]
+
+    @property
+    def config(self):
+        return self.record["config"]
+
+    @property
+    def metrics(self):
+        return self.record["metrics"]
+
+    def __repr__(self):
+        return (
+            f"Run({self.run_dir!r}, method={self.method!r}, "
+            f"dataset={self.dataset!r})"
+        )
+
+
+def train(
+    method,
+    output_dir,
+    dataset="digits",
+    epochs=None,
+    batch_size=None,
+    seed=0,
+    config=None,
+    replicas=1,
+    resume=False,
+    verbose=1,
+    callbacks=(),
+    data=None,
+):
+    """Trains, evaluates and saves one run, as `keras-ssl train` does.
+
+    Every argument is checked, the data loaded and the method built before
+    anything is written, so a bad value leaves no trace in `output_dir`.
+
+    Args:
+        method: a registered method name (`keras-ssl list`).
+        output_dir: the run directory; it must be new or empty unless
+            `resume`.
+        dataset: a dataset name the recipe knows.
+        epochs: default: the recipe's for that dataset.
+        batch_size: the global batch; default: the recipe's.
+        seed: the run seed (weights, data split, shuffling, augmentation).
+        config: `{key: value}` overrides of the recipe's settings and the
+            method's hyperparameters (`--set key=value`; strings are
+            converted to the default's type).
+        replicas: train under `MirroredStrategy` on this many GPUs, or
+            logical CPU devices where there are fewer GPUs.
+        resume: continue an interrupted run in `output_dir` from its last
+            finished epoch.
+        verbose: `fit`'s verbosity (0, 1 or 2).
+        callbacks: extra Keras callbacks for `fit`.
+        data: a data dict in the recipe's format, to train on your own
+            arrays instead of `dataset` (e.g. a TFDS set loaded with
+            `keras_ssl.data.load_tfds`); `dataset` then only names it.
+            Such a run cannot be re-evaluated by `evaluate(run_dir)`.
+
+    Returns:
+        The finished `Run`.
+
+    Raises:
+        ValueError: for an unknown method, dataset or config key, a bad
+            value, or a batch size not divisible by `replicas`.
+        FileExistsError: if `output_dir` is not empty and not `resume`.
+        FileNotFoundError: if `resume` and `output_dir` holds no run.
+    """
+    from keras_ssl.recipes import get_recipe
+
+    recipe = get_recipe(method)
+    if data is None:
+        recipe.check_dataset(dataset)
+    config = recipe.resolve_config(dict(config or {}), dataset)
+    default_epochs, default_batch = recipe.training_defaults(dataset)
+    epochs = default_epochs if epochs is None else epochs
+    batch_size = default_batch if batch_size is None else batch_size
+    _check_positive("epochs (--epochs)", epochs)
+    _check_positive("batch_size (--batch-size)", batch_size)
+    _check_positive("replicas (--replicas)", replicas)
+    identity = {
+        "method": method,
+        "dataset": dataset,
+        "config": config,
+        "seed": seed,
+        "epochs": epochs,
+        "replicas": replicas,
+        "global_batch": batch_size,
+    }
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not resume:
+        raise FileExistsError(
+            f"output directory {output_dir} exists and is not empty; pass "
+            "--resume (resume=True) to continue that run or choose another "
+            "directory"
+        )
+    if resume:
+        _check_resumable(output_dir, identity)
+    if batch_size % replicas:
+        raise ValueError(
+            f"batch_size (--batch-size) {batch_size} must be divisible by "
+            f"replicas (--replicas) {replicas}"
+        )
+
+    strategy = _strategy(replicas)
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if data is None:
+        data = recipe.load_data(dataset, config, seed)
+    steps = -(-len(data["x_train"]) // batch_size)
+    with strategy.scope():
+        model = recipe.build_model(data, config, steps_per_epoch=steps)
+        model(data["x_train"][:2])
+
+    os.makedirs(output_dir, exist_ok=True)
+    _write_json(os.path.join(output_dir, ARGS_FILE), identity)
+    initial_path = os.path.join(output_dir, INITIAL_WEIGHTS)
+    if not os.path.exists(initial_path):
+        model.save_weights(initial_path)
+    backup_dir = os.path.join(output_dir, BACKUP_DIR)
+    initial_epoch = _backed_up_epoch(backup_dir)
+    dataset_batches, steps = recipe.train_dataset(
+        data, batch_size, seed, initial_epoch, epochs, config
+    )
+    if verbose:
+        print(
+            f"keras-ssl: training {recipe.name} on {dataset} "
+            f"({len(data['x_train'])} samples, global batch {batch_size}, "
+            f"{replicas} replica(s)) from epoch {initial_epoch}"
+        )
+    start = time.perf_counter()
+    history = model.fit(
+        dataset_batches,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        verbose=verbose,
+        shuffle=False,  # each epoch is already shuffled with (seed, epoch)
+        callbacks=[
+            keras.callbacks.BackupAndRestore(backup_dir),
+            keras.callbacks.TensorBoard(os.path.join(output_dir, "logs")),
+            *callbacks,
+        ],
+    )
+    train_seconds = time.perf_counter() - start
+    model.save(os.path.join(output_dir, MODEL_FILE))
+    if data.get("preprocessing") is not None:
+        data["preprocessing"].save(os.path.join(output_dir, PREPROCESSING_FILE))
+    metrics = _evaluate(recipe, model, data, config, output_dir)
+    record = {
+        **identity,
+        "versions": _versions(tf, keras),
+        "train_seconds": round(train_seconds, 2),
+        "epochs_this_session": epochs - initial_epoch,
+        "raw_input_shape": _shape(data.get("raw_input_shape")),
+        "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
+        "metrics": metrics,
+    }
+    _write_json(os.path.join(output_dir, RUN_FILE), record)
+    return Run(output_dir, record, model=model, history=history)
+
+
+def evaluate(run_dir):
+    """Recomputes a run's metrics on its data; writes `evaluation.json`.
+
+    Returns:
+        The metrics dict.
+    """
+    run = Run.load(run_dir)
+    import keras
+
+    from keras_ssl.recipes import get_recipe
+
+    recipe = get_recipe(run.method)
+    if run.dataset not in recipe.datasets:
+        raise ValueError(
+            f"{run_dir} was trained on user data ({run.dataset!r}); evaluate "
+            "it from Python with the recipe's evaluate()"
+        )
+    keras.utils.set_random_seed(run.record["seed"])
+    data = recipe.load_data(run.dataset, run.config, run.record["seed"])
+    metrics = _evaluate(recipe, run.model, data, run.config, run_dir)
+    _write_json(os.path.join(run_dir, "evaluation.json"), {"metrics": metrics})
+    return metrics
+
+
+def export(run_dir, to, version=None):
+    """Exports a finished run as a SavedModel at `to/<version>`.
+
+    Uses only what the run directory holds (the model, the preprocessing
+    and the raw input shape); the data are not rebuilt.
+
+    Returns:
+        The path of the written version directory.
+    """
+    run = Run.load(run_dir)
+    from keras_ssl.export import export_saved_model
+
+    preprocessing = None
+    path = os.path.join(run_dir, PREPROCESSING_FILE)
+    if os.path.exists(path):
+        import keras
+
+        preprocessing = keras.saving.load_model(path)
+    target = os.path.normpath(to)
+    raw_shape = run.record.get("raw_input_shape")
+    return export_saved_model(
+        run.model,
+        base_dir=os.path.dirname(target) or ".",
+        name=os.path.basename(target),
+        version=version,
+        preprocessing=preprocessing,
+        input_shape=tuple(raw_shape) if raw_shape else None,
+    )
+
+
+def _evaluate(recipe, model, data, config, run_dir):
+    initial = None
+    if recipe.reports_random_init:
+        initial = recipe.build_model(data, config)
+        initial(data["x_train"][:2])
+        initial.load_weights(os.path.join(run_dir, INITIAL_WEIGHTS))
+    return recipe.evaluate(model, data, run_dir, initial_model=initial)
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+def _check_resumable(run_dir, identity):
+    path = os.path.join(run_dir, ARGS_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"--resume: {run_dir} holds no interrupted keras-ssl run "
+            f"({ARGS_FILE} missing)"
+        )
+    with open(path) as f:
+        saved = json.load(f)
+    mine = json.loads(json.dumps(identity))
+    changed = sorted(k for k in mine if saved.get(k) != mine[k])
+    if changed:
+        raise ValueError(
+            f"--resume: the run in {run_dir} was started with different "
+            f"{', '.join(changed)}: {[saved.get(k) for k in changed]}"
+        )
+
+
+def _backed_up_epoch(backup_dir):
+    path = os.path.join(backup_dir, "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
+def _strategy(replicas):
+    import tensorflow as tf
+
+    if replicas == 1:
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    if len(gpus) >= replicas:
+        devices = [f"/gpu:{i}" for i in range(replicas)]
+    else:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * replicas
+        )
+        devices = [f"/cpu:{i}" for i in range(replicas)]
+    return tf.distribute.MirroredStrategy(devices)
+
+
+def _versions(tf, keras):
+    import numpy
+
+    import keras_ssl
+
+    return {
+        "keras_ssl": keras_ssl.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _shape(shape):
+    return None if shape is None else [int(d) for d in shape]
+
+
+def _write_json(path, payload):
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2, default=float)
+        f.write("\n")
