@@ -37,7 +37,6 @@ class DUQRecipe(UncertaintyRecipe):
         "learning_rate": 0.05,
         "momentum": 0.9,
         "lr_milestones": (),
-        "image_size": 16,
         "width": "wide",
     }
     dataset_defaults = {

@@ -21,6 +21,8 @@ class Recipe:
         name: command-line name (`keras-ssl train NAME`).
         method: the `keras_ssl.core.Method` subclass.
         datasets: dataset names the recipe accepts.
+        family_settings: knobs every recipe of the family has (set by the
+            family recipe, e.g. the in-distribution classes).
         settings: the recipe's own knobs (network, image size, optimizer,
             learning rate, augmentation), with their defaults.
         dataset_defaults: per-dataset values that replace entries of
@@ -40,6 +42,7 @@ class Recipe:
     name = None
     method = None
     datasets = ("digits",)
+    family_settings = {}
     settings = {}
     dataset_defaults = {}
     epochs = 10
@@ -58,7 +61,11 @@ class Recipe:
     @property
     def defaults(self):
         """The method's hyperparameter defaults, then the settings."""
-        return {**method_defaults(self.method), **self.settings}
+        return {
+            **method_defaults(self.method),
+            **self.family_settings,
+            **self.settings,
+        }
 
     def resolve_config(self, overrides, dataset=None):
         """Defaults (for `dataset`) updated with `overrides`.

@@ -14,6 +14,5 @@ class SoftmaxRecipe(UncertaintyRecipe):
     settings = {
         "optimizer": "adam",
         "learning_rate": 1e-3,
-        "image_size": 16,
         "width": "wide",
     }

@@ -14,21 +14,35 @@ class UncertaintyRecipe(Recipe):
     """Data and evaluation shared by the uncertainty / OOD methods.
 
     Datasets:
-        - `digits`: scikit-learn's digits, classes 0-4 in distribution;
-          OOD sets are the test images of classes 5-9 (`digits_5_9`) and
-          uniform noise of the same shape (`uniform_noise`).
+        - `digits`: scikit-learn's digits; `in_classes` (default 0-4) are
+          in distribution. OOD sets are the test images of the other
+          classes (`digits_5_9` for the default split) and uniform noise
+          of the same shape (`uniform_noise`). `image_size` (8, 16 or 32)
+          and `channels` (1 or 3) set the model inputs; exports take raw
+          8x8 digits.
         - `two_moons`: `make_moons` (1,500 points, noise 0.1), 200 fresh
           test points; the OOD set `far` holds 2,000 uniform points in
           [-4, 5] x [-4, 4] at distance >= 1 from every training point.
 
     Metrics (`run.json`): `accuracy`, `ece`, `mce`, `nll`, `brier` on the
-    in-distribution test set, and `ood[set]` with the fields of
-    `keras_ssl.evaluation.ood_metrics` (score = the method's `ood_score`,
-    larger = more OOD). Plots: a reliability diagram and OOD-score
-    histograms; for 2-D data the certainty map over the plane.
+    in-distribution test set; `ood[set]` with the fields of
+    `keras_ssl.evaluation.ood_metrics` for the method's `ood_score`
+    (larger = more OOD); `ood_by_score[score][set]` for every score in
+    `ood_scores` (outputs of `classify`, each larger = more OOD), when a
+    method has more than one; and `mean_certainty` on the test set and
+    on each OOD set, when `classify` returns a `certainty`. Plots: a
+    reliability diagram and OOD-score histograms; for 2-D data the
+    certainty map over the plane.
     """
 
     datasets = ("digits", "two_moons")
+    family_settings = {
+        "in_classes": IN_CLASSES,
+        "image_size": 16,
+        "channels": 1,
+    }
+    # The `classify` outputs evaluated as OOD scores; the first is `ood`.
+    ood_scores = ("ood_score",)
 
     def load_data(self, dataset, config, seed):
         self.check_dataset(dataset)
@@ -45,22 +59,32 @@ class UncertaintyRecipe(Recipe):
                 "ood": {"far": ssl_data.far_points(x, seed=seed)},
             }
         size = config.get("image_size", 16)
-        (x, y), (x_test, y_test) = ssl_data.digits(image_size=size, seed=seed)
-        (x_in, y_in), _ = ssl_data.held_out_classes(x, y, IN_CLASSES)
+        channels = config.get("channels", 1)
+        in_classes = _check_in_classes(config.get("in_classes", IN_CLASSES))
+        (x, y), (x_test, y_test) = ssl_data.digits(
+            image_size=size, channels=channels, seed=seed
+        )
+        (x_in, y_in), _ = ssl_data.held_out_classes(x, y, in_classes)
         (x_test_in, y_test_in), x_test_out = ssl_data.held_out_classes(
-            x_test, y_test, IN_CLASSES
+            x_test, y_test, in_classes
         )
         noise = ssl_data.uniform_noise(len(x_test_in), x.shape[1:], seed=seed)
+        out_classes = [c for c in range(10) if c not in in_classes]
         return {
             "kind": "image",
             "x_train": x_in,
             "y_train": y_in,
             "x_test": x_test_in,
             "y_test": y_test_in,
-            "num_classes": len(IN_CLASSES),
+            "num_classes": len(in_classes),
             "input_shape": x.shape[1:],
-            "ood": {"digits_5_9": x_test_out, "uniform_noise": noise},
-            "preprocessing": ssl_data.digits_preprocessing(image_size=size),
+            "ood": {
+                _held_out_name(out_classes): x_test_out,
+                "uniform_noise": noise,
+            },
+            "preprocessing": ssl_data.digits_preprocessing(
+                image_size=size, channels=channels
+            ),
             "raw_input_shape": (8, 8, 1),
         }
 
@@ -85,13 +109,30 @@ class UncertaintyRecipe(Recipe):
         classify = tf.function(model.classify)
         test = evaluation.predict_in_batches(classify, data["x_test"])
         metrics = evaluation.calibration_metrics(test["probs"], data["y_test"])
-        scores_out = {
-            name: evaluation.predict_in_batches(classify, x)["ood_score"]
+        outputs = {
+            name: evaluation.predict_in_batches(classify, x)
             for name, x in data["ood"].items()
         }
-        metrics["ood"] = {
-            name: evaluation.ood_metrics(test["ood_score"], scores)
-            for name, scores in scores_out.items()
+        by_score = {
+            score: {
+                name: evaluation.ood_metrics(test[score], out[score])
+                for name, out in outputs.items()
+            }
+            for score in self.ood_scores
+        }
+        metrics["ood"] = by_score[self.ood_scores[0]]
+        if len(self.ood_scores) > 1:
+            metrics["ood_by_score"] = by_score
+        if "certainty" in test:
+            metrics["mean_certainty"] = {
+                "test": float(test["certainty"].mean()),
+                **{
+                    name: float(out["certainty"].mean())
+                    for name, out in outputs.items()
+                },
+            }
+        scores_out = {
+            name: out[self.ood_scores[0]] for name, out in outputs.items()
         }
         if run_dir is not None:
             plots = os.path.join(run_dir, "plots")
@@ -103,7 +144,7 @@ class UncertaintyRecipe(Recipe):
                 title=f"{self.name}: reliability",
             )
             evaluation.ood_histograms(
-                test["ood_score"],
+                test[self.ood_scores[0]],
                 scores_out,
                 path=os.path.join(plots, "ood_histograms.png"),
                 title=f"{self.name}: OOD scores",
@@ -119,3 +160,25 @@ class UncertaintyRecipe(Recipe):
                     title=f"{self.name}: certainty",
                 )
         return metrics
+
+
+def _check_in_classes(value):
+    classes = tuple(value) if isinstance(value, tuple | list) else (value,)
+    if (
+        len(classes) < 2
+        or len(set(classes)) != len(classes)
+        or not all(isinstance(c, int) and 0 <= c <= 9 for c in classes)
+        or len(classes) == 10
+    ):
+        raise ValueError(
+            "in_classes (--set in_classes=0,1,2,3,4) must be 2 to 9 distinct "
+            f"digit classes in 0..9; got {value!r}"
+        )
+    return classes
+
+
+def _held_out_name(classes):
+    """`digits_5_9` for a range of held-out classes, else each listed."""
+    if list(classes) == list(range(classes[0], classes[-1] + 1)):
+        return f"digits_{classes[0]}_{classes[-1]}"
+    return "digits_" + "_".join(str(c) for c in classes)

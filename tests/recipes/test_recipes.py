@@ -122,3 +122,52 @@ def test_augmented_batches_are_the_same_after_a_resume():
     )
     x, index = next(iter(plain))
     np.testing.assert_array_equal(x.numpy(), data["x_train"][index.numpy()])
+
+
+def test_uncertainty_split_follows_in_classes_and_channels():
+    recipe = get_recipe("softmax")
+    config = recipe.resolve_config(
+        {"in_classes": "1,3,5", "channels": "3", "image_size": "8"}, "digits"
+    )
+    assert config["in_classes"] == (1, 3, 5)
+    data = recipe.load_data("digits", config, seed=0)
+    assert data["num_classes"] == 3
+    assert data["x_train"].shape[1:] == (8, 8, 3)
+    assert set(data["ood"]) == {"digits_0_2_4_6_7_8_9", "uniform_noise"}
+    assert set(np.unique(data["y_train"])) == {0, 1, 2}
+    default = recipe.load_data("digits", recipe.resolve_config({}), seed=0)
+    assert set(default["ood"]) == {"digits_5_9", "uniform_noise"}
+    for bad in ("3", "1,1,2", "0,1,2,3,4,5,6,7,8,9", "0,12"):
+        with pytest.raises(ValueError, match="in_classes"):
+            recipe.load_data(
+                "digits", recipe.resolve_config({"in_classes": bad}), seed=0
+            )
+
+
+def test_uncertainty_metrics_cover_every_ood_score_and_certainty():
+    class TwoScores(get_recipe("softmax").__class__):
+        ood_scores = ("ood_score", "negative_margin")
+
+    class Model:
+        def classify(self, x):
+            total = keras.ops.sum(x, axis=(1, 2, 3))
+            return {
+                "probs": keras.ops.stack([total * 0 + 0.5] * 2, axis=1),
+                "certainty": 1.0 / (1.0 + total),
+                "ood_score": -1.0 / (1.0 + total),
+                "negative_margin": total,
+            }
+
+    recipe = TwoScores()
+    data = {
+        "x_test": np.zeros((4, 2, 2, 1), "float32"),
+        "y_test": np.array([0, 1, 0, 1]),
+        "ood": {"bright": np.ones((3, 2, 2, 1), "float32")},
+    }
+    metrics = recipe.evaluate(Model(), data)
+    assert set(metrics["ood_by_score"]) == {"ood_score", "negative_margin"}
+    assert metrics["ood"] == metrics["ood_by_score"]["ood_score"]
+    assert metrics["ood_by_score"]["negative_margin"]["bright"]["auroc"] == 1
+    assert metrics["mean_certainty"] == pytest.approx(
+        {"test": 1.0, "bright": 0.2}
+    )
