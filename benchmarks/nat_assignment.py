@@ -12,8 +12,16 @@ alone on random scores of the same size. Reported per batch size:
 - `solver_ms`: median `linear_sum_assignment` time alone on the batch's
   real score matrix; `solver_random_scores_ms` on random scores.
 
+With `--table-samples N` it also times the table update at ImageNet
+scale (synthetic: N targets, random 16x16 images, batch 256), side by
+side for NAT as it is (only the rows a step changes are scattered) and
+for the earlier update that all-gathered and rewrote the whole table on
+every step, in a reassigning and in a non-reassigning epoch
+(`table_rows`).
+
     python benchmarks/nat_assignment.py [--batch-sizes 128 256 1024]
-        [--steps 20] [--preset narrow] [--output results.json]
+        [--steps 20] [--preset narrow] [--table-samples 1200000]
+        [--output results.json]
 """
 
 import argparse
@@ -41,6 +49,87 @@ def build(x, reassign_every, preset):
     return model
 
 
+class FullTableNAT(keras_ssl.representation.NAT):
+    """The earlier table update: rewrite all num_samples rows every step."""
+
+    def update_assignment(self, index, owned, new_owned):
+        from keras import ops
+
+        from keras_ssl.core import all_gather
+
+        self.assignment.assign(
+            ops.scatter_update(
+                self.assignment,
+                ops.expand_dims(all_gather(index), -1),
+                all_gather(new_owned),
+            )
+        )
+
+
+def table_rows(num_samples, steps, batch_size=256):
+    """Median step ms at `num_samples` targets: row update vs full table."""
+    rng = np.random.default_rng(0)
+    x = rng.random((batch_size, 16, 16, 1)).astype("float32")
+    index = rng.choice(num_samples, size=batch_size, replace=False)
+    rows = []
+    for epoch, label in ((0, "reassigning"), (1, "not reassigning")):
+        models = {}
+        for name, cls in (
+            ("rows", keras_ssl.representation.NAT),
+            ("full", FullTableNAT),
+        ):
+            keras.utils.set_random_seed(0)
+            model = cls(
+                keras_ssl.backbones.small_cnn((16, 16, 1), preset="narrow"),
+                num_samples=num_samples,
+                target_dim=32,
+                reassign_every=3,
+            )
+            model.compile(optimizer=keras.optimizers.SGD(0.01))
+            model(x[:1])
+            model.epoch.assign(epoch)
+            models[name] = model
+        times = {"rows": [], "full": []}
+        for step in range(steps + 3):
+            for name, model in models.items():
+                start = time.perf_counter()
+                model.train_on_batch(x, index)
+                if step >= 3:  # after tracing and warm-up
+                    times[name].append(time.perf_counter() - start)
+        rows_ms = 1000 * float(np.median(times["rows"]))
+        full_ms = 1000 * float(np.median(times["full"]))
+        # The table update alone, on the step's indices (a permutation of
+        # the batch's targets when reassigning, unchanged otherwise).
+        owned = tf.gather(models["rows"].assignment, index)
+        new = tf.reverse(owned, [0]) if epoch == 0 else owned
+        update = {
+            name: tf.function(
+                lambda m=model, o=owned, n=new: m.update_assignment(index, o, n)
+            )
+            for name, model in models.items()
+        }
+        update_ms = {
+            name: median_ms(function, steps)
+            for name, function in update.items()
+        }
+        rows.append(
+            {
+                "num_samples": num_samples,
+                "epoch": label,
+                "batch_size": batch_size,
+                "rows_update_step_ms": round(rows_ms, 2),
+                "full_table_step_ms": round(full_ms, 2),
+                "step_speedup": round(full_ms / rows_ms, 2),
+                "rows_update_ms": round(update_ms["rows"], 3),
+                "full_table_update_ms": round(update_ms["full"], 3),
+                "update_speedup": round(
+                    update_ms["full"] / update_ms["rows"], 1
+                ),
+            }
+        )
+    return rows
+
+
 def median_ms(function, repeats):
     times = []
     for _ in range(repeats):
@@ -59,6 +148,7 @@ def main():
     parser.add_argument(
         "--preset", default="narrow", choices=("narrow", "wide")
     )
+    parser.add_argument("--table-samples", type=int, default=0)
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
 
@@ -112,6 +202,18 @@ def main():
             f"{r['step_off_ms']:>9.2f} {r['assignment_share']:>7.1%} "
             f"{r['solver_ms']:>10.2f} {r['solver_random_scores_ms']:>10.2f}"
         )
+    table = (
+        table_rows(args.table_samples, args.steps) if args.table_samples else []
+    )
+    for r in table:
+        print(
+            f"table of {r['num_samples']:,} ({r['epoch']}): "
+            f"{r['rows_update_step_ms']:.1f} ms a step (rows) vs "
+            f"{r['full_table_step_ms']:.1f} ms (full table), "
+            f"{r['step_speedup']:.2f}x; the update alone "
+            f"{r['rows_update_ms']:.3f} vs {r['full_table_update_ms']:.3f} ms, "
+            f"{r['update_speedup']:.0f}x"
+        )
     if args.output:
         write_report(
             args.output,
@@ -119,6 +221,7 @@ def main():
             rows,
             preset=args.preset,
             steps=args.steps,
+            table_rows=table,
         )
 
 

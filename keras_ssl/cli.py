@@ -3,7 +3,8 @@
 ```
 keras-ssl list
 keras-ssl train METHOD --dataset digits --epochs N --batch-size B --seed S \
-    --output RUN_DIR [--set key=value ...] [--replicas R] [--resume]
+    --output RUN_DIR [--set key=value ...] [--replicas R] \
+    [--strategy mirrored|multi_worker] [--resume]
 keras-ssl evaluate RUN_DIR
 keras-ssl export RUN_DIR --to saved_models/NAME [--version V]
 ```
@@ -67,6 +68,7 @@ def train(args, callbacks=()):
         seed=args.seed,
         config=_parse_sets(args.set),
         replicas=args.replicas,
+        strategy=args.strategy,
         resume=args.resume,
         verbose=args.verbose,
         callbacks=callbacks,
@@ -149,7 +151,19 @@ def _parser():
         metavar="KEY=VALUE",
         help="override a hyperparameter (repeatable)",
     )
-    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="devices of this machine (MirroredStrategy)",
+    )
+    p.add_argument(
+        "--strategy",
+        default="mirrored",
+        choices=("mirrored", "multi_worker"),
+        help="multi_worker: MultiWorkerMirroredStrategy from TF_CONFIG; "
+        "run the same command on every worker",
+    )
     p.add_argument(
         "--resume", action="store_true", help="continue an interrupted run"
     )

@@ -124,6 +124,7 @@ def train(
     verbose=1,
     callbacks=(),
     data=None,
+    strategy="mirrored",
 ):
     """Trains, evaluates and saves one run, as `keras-ssl train` does.
 
@@ -142,7 +143,8 @@ def train(
             method's hyperparameters (`--set key=value`; strings are
             converted to the default's type).
         replicas: train under `MirroredStrategy` on this many GPUs, or
-            logical CPU devices where there are fewer GPUs.
+            logical CPU devices where there are fewer GPUs (with
+            `strategy="mirrored"`).
         resume: continue an interrupted run in `output_dir` from its last
             finished epoch.
         verbose: `fit`'s verbosity (0, 1 or 2).
@@ -151,6 +153,13 @@ def train(
             arrays instead of `dataset` (e.g. a TFDS set loaded with
             `keras_ssl.data.load_tfds`); `dataset` then only names it.
             Such a run cannot be re-evaluated by `evaluate(run_dir)`.
+        strategy: `"mirrored"` (one machine, `replicas` devices) or
+            `"multi_worker"`: `MultiWorkerMirroredStrategy` configured by
+            the `TF_CONFIG` environment variable, every worker running the
+            same call. Only the chief writes `output_dir` (and must be able
+            to read it back on resume, like every worker: use storage they
+            share); the other workers write into a scratch directory of
+            their own and restore from the chief's backup.
 
     Returns:
         The finished `Run`.
@@ -173,6 +182,40 @@ def train(
     _check_positive("epochs (--epochs)", epochs)
     _check_positive("batch_size (--batch-size)", batch_size)
     _check_positive("replicas (--replicas)", replicas)
+    if strategy not in ("mirrored", "multi_worker"):
+        raise ValueError(
+            "strategy (--strategy) must be 'mirrored' or 'multi_worker'; "
+            f"got {strategy!r}"
+        )
+    worker = _worker_task() if strategy == "multi_worker" else None
+    if worker is not None and replicas != 1:
+        raise ValueError(
+            "with strategy multi_worker every worker uses its own devices; "
+            f"replicas (--replicas) must be 1, got {replicas}"
+        )
+    if worker is None and batch_size % replicas:
+        raise ValueError(
+            f"batch_size (--batch-size) {batch_size} must be divisible by "
+            f"replicas (--replicas) {replicas}"
+        )
+    run_dir = output_dir
+    if worker is not None and not worker["chief"]:
+        output_dir = _scratch_dir(run_dir, worker["index"], resume)
+    elif os.path.isdir(output_dir) and os.listdir(output_dir) and not resume:
+        raise FileExistsError(
+            f"output directory {output_dir} exists and is not empty; pass "
+            "--resume (resume=True) to continue that run or choose another "
+            "directory"
+        )
+    if resume and os.path.exists(os.path.join(run_dir, RUN_FILE)):
+        raise FileExistsError(
+            f"--resume: the run in {run_dir} has finished ({RUN_FILE} is "
+            "there); nothing was changed. Train into a new directory to "
+            "train again."
+        )
+
+    distribution = _strategy(replicas, worker)
+    replicas = distribution.num_replicas_in_sync
     identity = {
         "method": method,
         "dataset": dataset,
@@ -182,46 +225,56 @@ def train(
         "replicas": replicas,
         "global_batch": batch_size,
     }
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not resume:
-        raise FileExistsError(
-            f"output directory {output_dir} exists and is not empty; pass "
-            "--resume (resume=True) to continue that run or choose another "
-            "directory"
-        )
-    if resume:
+    if worker is not None:
+        identity["strategy"] = "multi_worker"
+        identity["workers"] = worker["count"]
+    if resume and (worker is None or worker["chief"]):
         _check_resumable(output_dir, identity)
     if batch_size % replicas:
         raise ValueError(
             f"batch_size (--batch-size) {batch_size} must be divisible by "
-            f"replicas (--replicas) {replicas}"
+            f"the {replicas} replicas of the {worker['count']} workers"
         )
-
-    strategy = _strategy(replicas)
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     if data is None:
         data = recipe.load_data(dataset, config, seed)
-    steps = -(-len(data["x_train"]) // batch_size)
-    with strategy.scope():
+    num_train = recipe.num_train_samples(data)
+    steps = -(-num_train // batch_size)
+    with distribution.scope():
         model = recipe.build_model(data, config, steps_per_epoch=steps)
-        model(data["x_train"][:2])
+        model(recipe.sample_inputs(data))
 
     os.makedirs(output_dir, exist_ok=True)
     _write_json(os.path.join(output_dir, ARGS_FILE), identity)
     initial_path = os.path.join(output_dir, INITIAL_WEIGHTS)
     if not os.path.exists(initial_path):
         model.save_weights(initial_path)
-    backup_dir = os.path.join(output_dir, BACKUP_DIR)
+    backup_dir = os.path.join(run_dir, BACKUP_DIR)
     initial_epoch = _backed_up_epoch(backup_dir)
     dataset_batches, steps = recipe.train_dataset(
         data, batch_size, seed, initial_epoch, epochs, config
     )
-    if verbose:
+    if worker is None:
+        backup = keras.callbacks.BackupAndRestore(backup_dir)
+    else:
+        # Each worker reads every batch and keeps its share of it.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
+        dataset_batches = dataset_batches.with_options(options)
+        backup = (
+            keras.callbacks.BackupAndRestore(backup_dir)
+            if worker["chief"]
+            else _chief_backup_reader(backup_dir)
+        )
+    if verbose and (worker is None or worker["chief"]):
         print(
             f"keras-ssl: training {recipe.name} on {dataset} "
-            f"({len(data['x_train'])} samples, global batch {batch_size}, "
+            f"({num_train} samples, global batch {batch_size}, "
             f"{replicas} replica(s)) from epoch {initial_epoch}"
         )
     start = time.perf_counter()
@@ -232,7 +285,7 @@ def train(
         verbose=verbose,
         shuffle=False,  # each epoch is already shuffled with (seed, epoch)
         callbacks=[
-            keras.callbacks.BackupAndRestore(backup_dir),
+            backup,
             keras.callbacks.TensorBoard(os.path.join(output_dir, "logs")),
             *callbacks,
         ],
@@ -313,7 +366,7 @@ def _evaluate(recipe, model, data, config, run_dir):
     initial = None
     if recipe.reports_random_init:
         initial = recipe.build_model(data, config)
-        initial(data["x_train"][:2])
+        initial(recipe.sample_inputs(data))
         initial.load_weights(os.path.join(run_dir, INITIAL_WEIGHTS))
     return recipe.evaluate(model, data, run_dir, initial_model=initial)
 
@@ -349,9 +402,11 @@ def _backed_up_epoch(backup_dir):
         return int(json.load(f)["epoch"])
 
 
-def _strategy(replicas):
+def _strategy(replicas, worker=None):
     import tensorflow as tf
 
+    if worker is not None:
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if replicas == 1:
         return tf.distribute.get_strategy()
     gpus = tf.config.list_physical_devices("GPU")
@@ -364,6 +419,61 @@ def _strategy(replicas):
         )
         devices = [f"/cpu:{i}" for i in range(replicas)]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def _worker_task():
+    """This worker's place in the `TF_CONFIG` cluster (no TensorFlow)."""
+    try:
+        config = json.loads(os.environ["TF_CONFIG"])
+        cluster, task = config["cluster"], config["task"]
+        kind, index = task["type"], int(task["index"])
+        count = sum(len(cluster.get(k, ())) for k in ("chief", "worker"))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(
+            "strategy multi_worker needs the TF_CONFIG environment variable "
+            'as TensorFlow documents it: {"cluster": {"worker": ["host:port",'
+            ' ...]}, "task": {"type": "worker", "index": i}}; '
+            f"got {os.environ.get('TF_CONFIG')!r} ({error})"
+        ) from None
+    chief = kind == "chief" or (
+        kind == "worker" and index == 0 and "chief" not in cluster
+    )
+    return {"chief": chief, "index": index, "count": count}
+
+
+def _scratch_dir(run_dir, index, resume):
+    """Where a non-chief worker writes: its own directory, off the run's."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    key = hashlib.sha1(os.path.abspath(run_dir).encode()).hexdigest()[:12]
+    path = os.path.join(
+        tempfile.gettempdir(), "keras-ssl-workers", f"{key}-{index}"
+    )
+    if not resume and os.path.isdir(path):
+        shutil.rmtree(path)
+    return path
+
+
+def _chief_backup_reader(backup_dir):
+    """`BackupAndRestore` that restores a non-chief worker from the chief's
+    backup and never writes it.
+
+    Every worker holds the same weights, so the chief's backup is the
+    state of all of them, and reading it keeps the workers on one epoch
+    however the run was interrupted.
+    """
+    import keras
+
+    class ChiefBackupReader(keras.callbacks.BackupAndRestore):
+        def _save_model(self):
+            pass
+
+        def on_train_end(self, logs=None):
+            pass
+
+    return ChiefBackupReader(backup_dir, delete_checkpoint=False)
 
 
 def _versions(tf, keras):

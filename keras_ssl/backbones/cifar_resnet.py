@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_ssl.backbones._batch_norm import batch_norm
 from keras_ssl.core._checks import check_image_shape
 from keras_ssl.core._checks import check_number
 from keras_ssl.core._checks import is_integer
@@ -134,9 +135,7 @@ def _conv_bn(x, filters, kernel_size, stride, prefix):
         ),
         name=f"{prefix}_conv",
     )(x)
-    return keras.layers.BatchNormalization(
-        momentum=0.9, epsilon=1e-5, name=f"{prefix}_bn"
-    )(x)
+    return batch_norm(0.9, 1e-5, f"{prefix}_bn")(x)
 
 
 def _basic_block(x, filters, stride, shortcut, prefix):

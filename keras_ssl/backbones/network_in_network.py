@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_ssl.backbones._batch_norm import batch_norm
 from keras_ssl.core._checks import check_image_shape
 from keras_ssl.core._checks import check_integer
 
@@ -111,9 +112,7 @@ def network_in_network(
                 kernel_initializer=initializer,
                 name=prefix,
             )(x)
-            x = keras.layers.BatchNormalization(
-                momentum=0.9, epsilon=1e-5, name=f"{prefix}_bn"
-            )(x)
+            x = batch_norm(0.9, 1e-5, f"{prefix}_bn")(x)
             is_output = j == len(convs) and block not in pools
             relu_name = (
                 f"block{block}_output" if is_output else f"{prefix}_relu"

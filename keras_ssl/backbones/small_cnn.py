@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_ssl.backbones._batch_norm import batch_norm
 from keras_ssl.core._checks import check_image_shape
 from keras_ssl.core._checks import check_integers
 from keras_ssl.core._checks import check_number
@@ -14,7 +15,7 @@ def small_cnn(
     widths=None,
     preset=None,
     width_multiplier=1.0,
-    synchronized_batch_norm=False,
+    synchronized_batch_norm=True,
     name="small_cnn",
 ):
     """A small CNN: conv blocks with max-pooling, then global average pooling.
@@ -43,12 +44,13 @@ def small_cnn(
             `preset`, not both.
         preset: `"narrow"` or `"wide"`, a key of `SMALL_CNN_PRESETS`.
         width_multiplier: scales every width (rounded, at least 1).
-        synchronized_batch_norm: bool. With `True`, BatchNorm computes its
-            batch moments over the global batch of all replicas
+        synchronized_batch_norm: bool, default `True`: BatchNorm computes
+            its batch moments over the global batch of all replicas
             (`BatchNormalization(synchronized=True)`, TensorFlow only), so
-            training on R replicas equals training on one device. With
-            `False` (the default, as in every framework) each replica
-            normalises with its local batch.
+            training on R replicas equals training on one device (on one
+            device it is the same layer with the same formula). With
+            `False` each replica normalises with its local batch, as in
+            most frameworks.
         name: the model name.
 
     Returns:
@@ -100,12 +102,7 @@ def small_cnn(
         x = keras.layers.Conv2D(
             filters, 3, padding="same", use_bias=False, name=f"block{i}_conv"
         )(x)
-        x = keras.layers.BatchNormalization(
-            momentum=0.9,
-            epsilon=1e-5,
-            synchronized=bool(synchronized_batch_norm),
-            name=f"block{i}_bn",
-        )(x)
+        x = batch_norm(0.9, 1e-5, f"block{i}_bn", synchronized_batch_norm)(x)
         x = keras.layers.ReLU(name=f"block{i}_relu")(x)
         if i < len(widths):
             x = keras.layers.MaxPooling2D(2, name=f"block{i}_pool")(x)

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_ssl.backbones._batch_norm import batch_norm
 from keras_ssl.core._checks import check_image_shape
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
@@ -132,9 +133,7 @@ def _conv(x, filters, kernel_size, stride, name):
 
 def _bn(x, name):
     """BatchNorm with TF-contrib defaults (decay 0.999, epsilon 1e-3)."""
-    return keras.layers.BatchNormalization(
-        momentum=0.999, epsilon=1e-3, name=name
-    )(x)
+    return batch_norm(0.999, 1e-3, name)(x)
 
 
 def _unit(x, filters, stride, activate_before_residual, dropout, slope, prefix):

@@ -24,7 +24,9 @@ def replica_mean(per_example):
             (any extra axes are averaged first).
 
     Returns:
-        Scalar float32 `sum(per_example) / (local_batch * num_replicas)`.
+        Scalar float32 `sum(per_example) / global_batch`, where the global
+        batch is the sum of the local batch sizes over replicas (so an
+        uneven last batch, split 29 / 28, is exact too).
     """
     # Losses are reduced in float32, also under a mixed-precision policy.
     per_example = ops.cast(ops.convert_to_tensor(per_example), "float32")
@@ -33,7 +35,7 @@ def replica_mean(per_example):
             ops.reshape(per_example, (ops.shape(per_example)[0], -1)), axis=1
         )
     local = ops.cast(ops.shape(per_example)[0], per_example.dtype)
-    return ops.sum(per_example) / (local * num_replicas())
+    return ops.sum(per_example) / replica_reduce(local, "sum")
 
 
 def all_gather(value, axis=0):

@@ -435,6 +435,51 @@ class Method(keras.Model):
             data = data["labeled"]
         return keras.utils.unpack_x_y_sample_weight(data)[0]
 
+    # ------------------------------------------------------------------
+    # Multi-worker training: keras-team/keras#20585 (open) and
+    # tensorflow/tensorflow#72388. Keras 3.15's `fit` fails under
+    # `MultiWorkerMirroredStrategy` in two places of
+    # `keras/src/backend/tensorflow/trainer.py`; both are mended here,
+    # and `tests/core/test_multi_worker.py` trains on two worker
+    # processes, so a Keras release that fixes or moves them is noticed.
+    # ------------------------------------------------------------------
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras averages the first distributed batch over replicas with
+        # `strategy.reduce("MEAN", ...)`, which fails eagerly on the
+        # PerReplica batch of a multi-worker strategy ("Attempt to convert
+        # a value (PerReplica...)"). Building needs only the shapes of
+        # one replica's batch.
+        if self._distribute_strategy is None:
+            return
+        strategy = self.distribute_strategy
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: (
+                        strategy.experimental_local_results(v)[0]
+                        if isinstance(v, tf.distribute.DistributedValues)
+                        else v
+                    ),
+                    next(batches),
+                )
+                break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def make_train_function(self, force=False):
+        if self.train_function is None or force:
+            self.train_function = self._make_function(
+                _logs_for_reduction(self.train_step, self.distribute_strategy)
+            )
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is None or force:
+            self.test_function = self._make_function(
+                _logs_for_reduction(self.test_step, self.distribute_strategy)
+            )
+        return self.test_function
+
     def _symbolic_build(self, iterator=None, data_batch=None):
         # Keras builds the model from the batch's `x` under a strategy;
         # a method's batch may hold more than `call` takes (indices, a
@@ -512,6 +557,27 @@ class Method(keras.Model):
             if isinstance(value, dict) and "class_name" in value:
                 config[key] = keras.saving.deserialize_keras_object(value)
         return cls(**config)
+
+
+def _logs_for_reduction(step, strategy):
+    """`step`, with scalar logs of rank 1 under a multi-worker strategy.
+
+    Keras reduces the logs of a multi-worker step with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars
+    ("Invalid reduction dimension 0 for input with 0 dimensions"); a
+    `(1,)` value reduces over the replicas and that axis to the mean.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return step
+
+    def step_with_rank_one_logs(data):
+        logs = step(data)
+        return {
+            k: ops.reshape(v, (1,)) if len(ops.shape(v)) == 0 else v
+            for k, v in logs.items()
+        }
+
+    return step_with_rank_one_logs
 
 
 class _EpochCounter(keras.callbacks.Callback):

@@ -40,7 +40,7 @@ class NATRecipe(RepresentationRecipe):
             shape = (*shape[:-1], 2)
         return {
             "encoder": backbones.small_cnn(shape, preset=config["width"]),
-            "num_samples": len(data["x_train"]),
+            "num_samples": self.num_train_samples(data),
         }
 
     def augment(self, batch, seed, config):

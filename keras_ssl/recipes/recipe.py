@@ -1,8 +1,8 @@
+import functools
 import inspect
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 
@@ -153,50 +153,106 @@ class Recipe:
         """
         return batch
 
+    def num_train_samples(self, data):
+        """How many training samples one epoch holds."""
+        if data.get("train_source") is None:
+            return len(self.fit_inputs(data)[0])
+        n = data.get("num_train")
+        if n is None:
+            n = int(data["train_source"].cardinality())
+        if n < 1:
+            raise ValueError(
+                "a streamed train_source needs num_train (its number of "
+                f"elements) when its cardinality is unknown; got {n}"
+            )
+        return int(n)
+
+    def stream_inputs(self, source):
+        """Unbatched `fit` inputs from a streamed `train_source`.
+
+        `source` yields what `fit_inputs` gives per sample (e.g. `(x, y)`);
+        families whose inputs differ (the sample index of representation
+        learning) override this.
+        """
+        return source
+
+    def sample_inputs(self, data, count=2):
+        """A few training inputs as the method's `call` takes them."""
+        if data.get("train_source") is None:
+            return self.fit_inputs(data)[0][:count]
+        source = self.stream_inputs(data["train_source"])
+        batch = next(iter(source.batch(count)))
+        return batch[0] if isinstance(batch, tuple) else batch
+
     def train_dataset(
         self, data, batch_size, seed, initial_epoch, epochs, config=None
     ):
         """Batches for epochs `initial_epoch .. epochs - 1` and their steps.
 
-        Epoch `e` is shuffled with the seed `(seed, e)` and augmented with
-        stateless seeds derived from `(seed, e, step)`, so a run resumed at
-        epoch `e` sees exactly the batches an uninterrupted run sees.
+        Epoch `e` is shuffled with a seed made of `(seed, e)` and augmented
+        with stateless seeds derived from `(seed, e, step)`, so a run
+        resumed at epoch `e` sees exactly the batches an uninterrupted run
+        sees. Nothing is held per epoch in advance: arrays are gathered
+        through a permutation drawn at the start of each epoch (in the
+        pipeline); a streamed `data["train_source"]` (a `tf.data.Dataset`,
+        e.g. from `keras_ssl.data.load_tfds(..., as_numpy=False)`) is
+        shuffled with a buffer of 10,000 elements (or the whole epoch, if
+        smaller).
         """
-        arrays = self.fit_inputs(data)
-        n = len(arrays[0])
-        steps = math.ceil(n / batch_size)
-        orders = np.stack(
-            [
-                np.random.default_rng([seed, epoch]).permutation(n)
-                for epoch in range(initial_epoch, epochs)
-            ]
-        )
-        tensors = tuple(tf.constant(a) for a in arrays)
         config = dict(self.defaults if config is None else config)
+        n = self.num_train_samples(data)
+        steps = math.ceil(n / batch_size)
+        seed = tf.constant(seed, tf.int64)
+        if data.get("train_source") is None:
+            tensors = tuple(tf.constant(a) for a in self.fit_inputs(data))
 
-        def epoch_batches(epoch, order):
+            def epoch_batches(epoch):
+                order = tf.random.experimental.stateless_shuffle(
+                    tf.range(n, dtype=tf.int64), seed=tf.stack([seed, epoch])
+                )
+                return (
+                    tf.data.Dataset.from_tensor_slices(order)
+                    .batch(batch_size)
+                    .map(lambda i: tuple(tf.gather(t, i) for t in tensors))
+                )
+
+        else:
+            elements = self.stream_inputs(data["train_source"])
+            buffer = min(n, 10_000)
+
+            def epoch_batches(epoch):
+                # `shuffle` takes a Python seed, so streamed epochs are
+                # chained in Python rather than mapped over a tensor.
+                return elements.shuffle(
+                    buffer, seed=int(seed) * 1_000_003 + int(epoch)
+                ).batch(batch_size)
+
+        def numbered(epoch):
             return (
-                tf.data.Dataset.from_tensor_slices(order)
-                .batch(batch_size)
+                epoch_batches(epoch)
                 .enumerate()
-                .map(lambda step, indices: (epoch, step, indices))
+                .map(lambda step, batch: (epoch, step, batch))
             )
 
-        def gather(epoch, step, indices):
-            batch = tuple(tf.gather(t, indices) for t in tensors)
-            batch_seed = tf.stack(
-                [tf.cast(seed, tf.int64), epoch * steps + step]
-            )
+        def augmented(epoch, step, batch):
+            batch = tuple(batch) if isinstance(batch, tuple) else (batch,)
+            batch_seed = tf.stack([seed, epoch * steps + step])
             batch = self.augment(batch, batch_seed, config)
             return batch if len(batch) > 1 else batch[0]
 
-        epochs_range = np.arange(initial_epoch, epochs, dtype="int64")
-        dataset = (
-            tf.data.Dataset.from_tensor_slices((epochs_range, orders))
-            .flat_map(epoch_batches)
-            .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        if data.get("train_source") is None:
+            dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(
+                numbered
+            )
+        else:
+            parts = [
+                numbered(tf.constant(e, tf.int64))
+                for e in range(initial_epoch, epochs)
+            ]
+            dataset = functools.reduce(lambda a, b: a.concatenate(b), parts)
+        dataset = dataset.map(
+            augmented, num_parallel_calls=tf.data.AUTOTUNE
+        ).prefetch(tf.data.AUTOTUNE)
         return dataset, steps
 
 

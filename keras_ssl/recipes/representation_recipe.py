@@ -50,6 +50,15 @@ class RepresentationRecipe(Recipe):
             )
         }
 
+    def stream_inputs(self, source):
+        # (x, index): the index is the position in the source's own order,
+        # fixed before any shuffling.
+        def with_index(index, element):
+            x = element[0] if isinstance(element, tuple) else element
+            return x, index
+
+        return source.enumerate().map(with_index)
+
     def fit_inputs(self, data):
         return data["x_train"], np.arange(len(data["x_train"]), dtype="int64")
 

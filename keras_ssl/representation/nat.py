@@ -239,14 +239,7 @@ class NAT(Method):
                     lambda: ops.arange(ops.shape(owned)[0], dtype="int32"),
                 )
                 new_owned = ops.take(owned, new)
-                # Identical update on every replica: gather, then scatter.
-                self.assignment.assign(
-                    ops.scatter_update(
-                        self.assignment,
-                        ops.expand_dims(all_gather(index), -1),
-                        all_gather(new_owned),
-                    )
-                )
+                self.update_assignment(index, owned, new_owned)
             else:
                 new_owned = owned
             targets = ops.take(self.targets, new_owned, axis=0)
@@ -257,6 +250,26 @@ class NAT(Method):
         changed = ops.cast(ops.not_equal(new_owned, owned), "float32")
         return self.track(
             {"loss": loss}, {"reassigned_fraction": ops.mean(changed)}
+        )
+
+    def update_assignment(self, index, owned, new_owned):
+        """Writes the rows of the table that this step changed.
+
+        The batch indices and their new targets are gathered from every
+        replica and only the changed rows are scattered, so every replica
+        applies the same update, and a step costs O(batch), not
+        O(num_samples): nothing is written in the epochs that do not
+        reassign.
+        """
+        index, owned, new_owned = (
+            all_gather(t) for t in (index, owned, new_owned)
+        )
+        changed = ops.not_equal(owned, new_owned)
+        self.assignment.value.scatter_update(
+            tf.IndexedSlices(
+                tf.boolean_mask(new_owned, changed),
+                tf.boolean_mask(index, changed),
+            )
         )
 
     def _unpack(self, data):

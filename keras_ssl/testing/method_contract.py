@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ssl.core.endpoint import Endpoint
+from keras_ssl.testing._compare import max_difference
 from keras_ssl.testing.fresh_load import run_signatures
 from keras_ssl.testing.replica_check import check_replica_equivalence
 
@@ -329,8 +330,8 @@ def _assert_variables_equal(actual, expected, atol, what):
             problems.append(
                 f"{b.path}: shape {a_value.shape} != {b_value.shape}"
             )
-        elif a_value.size and np.max(np.abs(a_value - b_value)) > atol:
-            difference = np.max(np.abs(a_value - b_value))
+        elif max_difference(a_value, b_value) > atol:
+            difference = max_difference(a_value, b_value)
             problems.append(f"{b.path}: max |diff| {difference:.3g}")
     if problems:
         raise AssertionError(f"{what} differ:\n" + "\n".join(problems[:20]))
@@ -370,16 +371,8 @@ def _assert_outputs_equal(actual, expected, atol, what):
             )
         for key, value in outputs.items():
             got, value = np.asarray(actual[name][key]), np.asarray(value)
-            if got.shape != value.shape or not np.allclose(
-                got, value, atol=atol, rtol=0
-            ):
+            if max_difference(got, value) > atol:
                 raise AssertionError(
                     f"{what}: {name}[{key!r}] differs (max |diff| "
-                    f"{_max_difference(got, value)})"
+                    f"{max_difference(got, value):.3g})"
                 )
-
-
-def _max_difference(a, b):
-    if a.shape != b.shape:
-        return f"shapes {a.shape} vs {b.shape}"
-    return f"{np.max(np.abs(a.astype('float64') - b)):.3g}" if a.size else "0"

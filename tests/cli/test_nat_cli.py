@@ -55,12 +55,3 @@ def test_train_nat_writes_representation_metrics_and_exports(tmp_path):
     np.testing.assert_allclose(
         out["embed"]["embedding"], np.asarray(expected), atol=1e-4
     )
-
-
-def test_nat_on_two_replicas_from_the_command_line(tmp_path):
-    flags = "--epochs 1 --replicas 2 --verbose 0".split()
-    result = run_cli("train", "nat", *flags, "--output", str(tmp_path / "r2"))
-    assert result.returncode == 0, result.stderr[-3000:]
-    model = keras.saving.load_model(str(tmp_path / "r2" / "model.keras"))
-    table = np.asarray(model.assignment)
-    np.testing.assert_array_equal(np.sort(table), np.arange(len(table)))

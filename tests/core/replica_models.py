@@ -196,3 +196,11 @@ def build_entropy_minimization():
     model = EntropyMinimization(_encoder(), num_classes=3)
     model.compile(optimizer=keras.optimizers.SGD(0.5))
     return model
+
+
+def build_default_bn():
+    """small_cnn with its default BatchNorm."""
+    encoder = small_cnn((8, 8, 1), preset="narrow")
+    model = SoftmaxClassifier(encoder, num_classes=3)
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    return model

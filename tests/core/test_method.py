@@ -53,6 +53,31 @@ def test_synchronized_batch_norm_makes_replicas_equal_one_device():
         check_replica_equivalence(replica_models.build_local_bn, batch)
 
 
+def test_backbone_batch_norm_is_synchronized_by_default():
+    rng = np.random.default_rng(2)
+    batch = (
+        rng.random((16, 8, 8, 1)).astype("float32"),
+        rng.integers(0, 3, 16).astype("int32"),
+    )
+    # Several epochs: the 1-device run uses the same moment formula, so
+    # the two runs do not drift apart.
+    check_replica_equivalence(
+        replica_models.build_default_bn, batch, fit_kwargs={"epochs": 4}
+    )
+
+
+def test_an_uneven_last_batch_on_two_replicas_equals_one_device():
+    # 15 samples split 8 / 7: the loss divides by the summed local sizes,
+    # so weights and the logged loss are exact. A plain local statistic
+    # (accuracy) is logged as the mean of the two local means, which is
+    # not the global mean for unequal halves: that is the only difference.
+    x, y = _batch(n=15)
+    with pytest.raises(AssertionError) as failure:
+        check_replica_equivalence(replica_models.build_softmax, (x, y))
+    problems = str(failure.value).splitlines()[1:]
+    assert problems and all(p.startswith("logged accuracy") for p in problems)
+
+
 def test_harness_catches_a_local_batch_mean():
     with pytest.raises(AssertionError, match="differs from 1 device"):
         check_replica_equivalence(replica_models.build_local_mean, _batch())

@@ -78,7 +78,7 @@ def test_nat_assignment_benchmark_reports_the_assignment_share(tmp_path):
     output = tmp_path / "nat.json"
     result = run_example(
         os.path.join(os.pardir, "benchmarks", "nat_assignment.py"),
-        *"--batch-sizes 16 64 --steps 2 --output".split(),
+        *"--batch-sizes 16 64 --steps 2 --table-samples 5000 --output".split(),
         str(output),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -87,3 +87,19 @@ def test_nat_assignment_benchmark_reports_the_assignment_share(tmp_path):
     for row in rows:
         assert row["step_on_ms"] > 0 and row["step_off_ms"] > 0
         assert row["assignment_share"] < 1.0
+    table = json.loads(output.read_text())["table_rows"]
+    assert [r["epoch"] for r in table] == ["reassigning", "not reassigning"]
+    assert all(r["update_speedup"] > 0 for r in table)
+
+
+def test_replica_throughput_benchmark_reports_a_ratio(tmp_path):
+    output = tmp_path / "replicas.json"
+    result = run_example(
+        os.path.join(os.pardir, "benchmarks", "replicas_step.py"),
+        *"--methods softmax --repeats 1 --output".split(),
+        str(output),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(output.read_text())["results"]
+    assert row["method"] == "softmax"
+    assert row["replicas_2_vs_device_1"] > 0
