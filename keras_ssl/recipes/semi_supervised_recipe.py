@@ -33,9 +33,11 @@ class SemiSupervisedRecipe(Recipe):
     `--resume` sees the batches of an uninterrupted run. A method asks
     for its number of views with `views(config)`.
 
-    Network: `backbones.conv_dense` with `filters` and `units` (default
-    the notes' digits network: Conv32, Conv32, max-pool, Dense128), then
-    the method's feature dropout and dense classifier.
+    Network (`backbone`): `"conv_dense"` (default) is
+    `backbones.conv_dense` with `filters` and `units`, the notes' digits
+    network (Conv32, Conv32, max-pool, Dense128); `"wide_resnet"` is the
+    WRN-28-2 of Oliver et al. (2018), for CIFAR-10 / SVHN. Then the
+    method's feature dropout and dense classifier.
 
     Metrics (`run.json`) on the test split: `accuracy`, `ece`, `nll` of
     the method, and `labeled_only_accuracy`, `labeled_only_ece`,
@@ -56,6 +58,7 @@ class SemiSupervisedRecipe(Recipe):
         "labels_per_class": 5,
         "labeled_batch": 50,
         "image_size": 8,
+        "backbone": "conv_dense",
         "filters": (32, 32),
         "units": 128,
         "optimizer": "adam",
