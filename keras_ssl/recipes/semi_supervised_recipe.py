@@ -10,7 +10,6 @@ from keras_ssl import backbones
 from keras_ssl import data as ssl_data
 from keras_ssl import evaluation
 from keras_ssl.recipes.recipe import Recipe
-from keras_ssl.recipes.recipe import init_parameters
 from keras_ssl.semi_supervised.supervised import Supervised
 
 # Files of the labeled-only control, inside the run directory.
@@ -161,23 +160,16 @@ class SemiSupervisedRecipe(Recipe):
             "seed": data.get("seed"),
         }
 
-    def build_model(self, data, config, steps_per_epoch=None):
+    def build_model(self, data, config, steps_per_epoch=None, method=None):
         # Bad data stop here, before `keras_ssl.run.train` writes anything.
         ssl_data.check_semi_supervised_split(
             self.split(data), data["num_classes"]
         )
-        return super().build_model(data, config, steps_per_epoch)
+        return super().build_model(data, config, steps_per_epoch, method)
 
     def build_control(self, data, config, steps_per_epoch=None):
         """The labeled-only `Supervised` control for the same config."""
-        arguments = {
-            key: config[key]
-            for key in init_parameters(self.control)
-            if key in config
-        }
-        model = self.control(**self.model_inputs(data, config), **arguments)
-        model.compile(**self.compile_arguments(config, steps_per_epoch))
-        return model
+        return self.build_model(data, config, steps_per_epoch, self.control)
 
     # ------------------------------------------------------------------
     # Evaluation
