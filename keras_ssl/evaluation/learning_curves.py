@@ -8,6 +8,8 @@ from keras_ssl.evaluation._plotting import finish_figure
 def learning_curves(histories, keys, path=None, title=None):
     """Plots one panel per logged value, one line per run, over epochs.
 
+    Panels are laid out two per row.
+
     Args:
         histories: a dict mapping run names to their per-epoch logs, each
             a dict of lists (a `keras.callbacks.History.history`), or a
@@ -58,9 +60,13 @@ def learning_curves(histories, keys, path=None, title=None):
                 f"no run logs {key!r}; runs log "
                 f"{sorted({k for _, logs in runs.values() for k in logs})}"
             )
-    figure = Figure(figsize=(4.2 * len(keys), 3.6))
-    axes = np.atleast_1d(figure.subplots(1, len(keys)))
-    for ax, key in zip(axes, keys, strict=True):
+    columns = min(len(keys), 2)
+    rows = -(-len(keys) // columns)
+    figure = Figure(figsize=(4.6 * columns, 3.4 * rows))
+    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for ax in axes[len(keys) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes[: len(keys)], keys, strict=True):
         for name, (epochs, logs) in runs.items():
             if key in logs:
                 values = np.asarray(logs[key], dtype="float64")

@@ -30,7 +30,11 @@ class SemiSupervisedRecipe(Recipe):
     shifted by up to `max_shift` pixels and gets Gaussian noise of
     standard deviation `noise` in `tf.data`, with stateless seeds, so
     `--resume` sees the batches of an uninterrupted run. A method asks
-    for its number of views with `views(config)`.
+    for its number of views with `views(config)`. To train on other
+    arrays (`keras_ssl.run.train(..., data=...)`), give a dict with
+    `x_labeled`, `y_labeled`, `x_train` (the unlabeled inputs), `x_test`,
+    `y_test`, `num_classes` and `input_shape`, as `examples/tsme.py`
+    builds from a TFDS set; it is checked before anything is written.
 
     Network (`backbone`): `"conv_dense"` (default) is
     `backbones.conv_dense` with `filters` and `units`, the notes' digits
@@ -48,8 +52,9 @@ class SemiSupervisedRecipe(Recipe):
     unlabeled data bought. The control is trained once, by the first
     evaluation, on one device, and kept in `RUN_DIR/labeled_only/`;
     `keras-ssl evaluate` reuses it. Plots: the learning curves of both
-    runs (`learning_curves.png`) and the method's confusion matrix on the
-    test split (`confusion_matrix.png`).
+    runs (`learning_curves.png`, the training logs of `curve_keys`) and
+    the test confusion matrices of the method (`confusion_matrix.png`)
+    and of the control (`labeled_only_confusion_matrix.png`).
     """
 
     datasets = ("digits",)
@@ -67,6 +72,8 @@ class SemiSupervisedRecipe(Recipe):
     }
     batch_size = 128
     control = Supervised
+    # Training logs drawn in `learning_curves.png`, one panel each.
+    curve_keys = ("supervised", "accuracy")
 
     # ------------------------------------------------------------------
     # Data
@@ -176,35 +183,39 @@ class SemiSupervisedRecipe(Recipe):
     # ------------------------------------------------------------------
     def evaluate(self, model, data, run_dir=None, initial_model=None):
         metrics, test = _test_metrics(model, data)
-        histories = {}
-        if run_dir is not None:
-            histories[self.name] = _history(model, run_dir)
-            control = self.labeled_only_control(data, run_dir)
-            if control is not None:
-                control_model, histories["labeled only"], seconds = control
-                control_metrics, _ = _test_metrics(control_model, data)
-                metrics.update(
-                    {f"labeled_only_{k}": v for k, v in control_metrics.items()}
-                )
-                metrics["labeled_only_train_seconds"] = seconds
-            plots = os.path.join(run_dir, "plots")
-            os.makedirs(plots, exist_ok=True)
+        if run_dir is None:
+            return metrics
+        plots = os.path.join(run_dir, "plots")
+        os.makedirs(plots, exist_ok=True)
+        predictions = {self.name: test["prediction"]}
+        histories = {self.name: _history(model, run_dir)}
+        control = self.labeled_only_control(data, run_dir)
+        if control is not None:
+            control_model, histories["labeled only"], seconds = control
+            control_metrics, control_test = _test_metrics(control_model, data)
+            metrics.update(
+                {f"labeled_only_{k}": v for k, v in control_metrics.items()}
+            )
+            metrics["labeled_only_train_seconds"] = seconds
+            predictions["labeled only"] = control_test["prediction"]
+        for run, prediction in predictions.items():
+            prefix = "" if run == self.name else "labeled_only_"
             evaluation.confusion_matrix_plot(
                 data["y_test"],
-                test["prediction"],
+                prediction,
                 num_classes=data["num_classes"],
-                path=os.path.join(plots, "confusion_matrix.png"),
-                title=f"{self.name}: test confusion matrix",
+                path=os.path.join(plots, f"{prefix}confusion_matrix.png"),
+                title=f"{run}: test confusion matrix",
             )
-            runs = {k: v for k, v in histories.items() if v is not None}
-            if runs:
-                evaluation.learning_curves(
-                    runs,
-                    keys=("supervised", "accuracy"),
-                    path=os.path.join(plots, "learning_curves.png"),
-                    title=f"{self.name} and the labeled-only control "
-                    "(labeled training batches)",
-                )
+        runs = {k: v for k, v in histories.items() if v is not None}
+        if runs:
+            evaluation.learning_curves(
+                runs,
+                keys=self.curve_keys,
+                path=os.path.join(plots, "learning_curves.png"),
+                title=f"{self.name} and the labeled-only control "
+                "(per-epoch means of the training logs)",
+            )
         return metrics
 
     def labeled_only_control(self, data, run_dir):

@@ -23,6 +23,7 @@ class TSMERecipe(SemiSupervisedRecipe):
     method = StabilityME
     epochs = 100
     dataset_defaults = {"digits": {"ramp_up_steps": 400}}
+    curve_keys = ("supervised", "accuracy", "stability", "ramp_up")
 
     def views(self, config):
         return config["num_passes"]

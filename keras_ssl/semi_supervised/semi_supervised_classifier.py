@@ -193,7 +193,7 @@ class SemiSupervisedClassifier(Method):
     # Training pieces
     # ------------------------------------------------------------------
     @property
-    def iterations(self):
+    def step_count(self):
         """The optimizer's step count (0 before `compile`): the clock of
         ramp-ups and dropout keys, saved and restored with the model."""
         optimizer = getattr(self, "optimizer", None)
@@ -216,7 +216,10 @@ class SemiSupervisedClassifier(Method):
             A dict of the same streams, each a list of `(batch,
             num_classes)` float32 logits.
         """
-        names = [s for s in streams if len(streams[s])]
+        unknown = sorted(set(streams) - set(STREAMS))
+        if unknown:
+            raise ValueError(f"streams must be among {STREAMS}; got {unknown}")
+        names = [s for s in STREAMS if len(streams.get(s, ()))]
         tensors = [view for s in names for view in streams[s]]
         sizes = [ops.shape(view)[0] for view in tensors]
         features = self.encoder(
@@ -231,14 +234,14 @@ class SemiSupervisedClassifier(Method):
             key = tf.stack(
                 [
                     ops.convert_to_tensor(self.seed, "int64"),
-                    ops.cast(self.iterations, "int64"),
+                    ops.cast(self.step_count, "int64"),
                 ]
             )
             key = tf.random.experimental.stateless_fold_in(key, call)
             position = 0
             for name in names:
                 stream_key = tf.random.experimental.stateless_fold_in(
-                    key, STREAMS.index(name) if name in STREAMS else 9
+                    key, STREAMS.index(name)
                 )
                 for view in range(len(streams[name])):
                     parts[position] = _replica_consistent_dropout(

@@ -186,7 +186,7 @@ class StabilityME(SemiSupervisedClassifier):
             "stability": replica_mean(stability),
             "mutual_exclusivity": replica_mean(exclusivity),
         }
-        ramp_up = gaussian_ramp_up(self.iterations, self.ramp_up_steps)
+        ramp_up = gaussian_ramp_up(self.step_count, self.ramp_up_steps)
         losses["loss"] = supervised + ramp_up * (
             self.stability_weight * losses["stability"]
             + self.mutual_exclusivity_weight * losses["mutual_exclusivity"]

@@ -59,7 +59,11 @@ def test_train_tsme_writes_family_metrics_plots_control_and_exports(tmp_path):
     }
     for key in ("accuracy", "labeled_only_accuracy", "ece"):
         assert 0.0 <= metrics[key] <= 1.0
-    for plot in ("learning_curves", "confusion_matrix"):
+    for plot in (
+        "learning_curves",
+        "confusion_matrix",
+        "labeled_only_confusion_matrix",
+    ):
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 1000
     # The control ran as long as the method, from the same initial weights.
     control = json.loads(

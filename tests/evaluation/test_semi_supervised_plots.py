@@ -54,7 +54,7 @@ def test_learning_curves_one_panel_per_key_one_line_per_run(tmp_path):
         title="toy",
     )
     assert_png(path)
-    loss, accuracy = figure.axes
+    loss, accuracy = figure.axes  # one row of two panels
     lines = {line.get_label(): line for line in loss.get_lines()}
     np.testing.assert_array_equal(lines["method"].get_xdata(), [1, 2, 3])
     np.testing.assert_array_equal(lines["resumed"].get_xdata(), [3, 4])
@@ -67,3 +67,9 @@ def test_learning_curves_errors():
         learning_curves({}, keys=("loss",))
     with pytest.raises(ValueError, match="no run logs 'nope'"):
         learning_curves({"a": {"loss": [1.0]}}, keys=("nope",))
+
+
+def test_learning_curves_lay_panels_out_two_per_row():
+    figure = learning_curves({"a": {k: [1.0, 2.0] for k in "wxy"}}, keys="wxy")
+    assert len(figure.axes) == 4
+    assert [ax.get_visible() for ax in figure.axes] == [True] * 3 + [False]
