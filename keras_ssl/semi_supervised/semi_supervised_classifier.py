@@ -201,16 +201,19 @@ class SemiSupervisedClassifier(Method):
             return ops.convert_to_tensor(0, "int64")
         return optimizer.iterations
 
-    def view_logits(self, streams, training=False, call=0):
+    def view_logits(self, streams, training=False, call=0, dropout=None):
         """Float32 logits of every view, from one encoder pass.
 
         Args:
             streams: a dict mapping stream names (`"labeled"`,
                 `"unlabeled"`) to lists of view tensors.
-            training: the encoder's mode; with `training=True` the head
-                dropout is on.
+            training: the encoder's mode (BatchNorm batch statistics and
+                their moving averages, the encoder's own dropout).
             call: an integer that keys the dropout masks; give each
                 `view_logits` call of one step its own number.
+            dropout: whether the head dropout is on (default: `training`),
+                e.g. `training=False, dropout=True` for a perturbed pass
+                that leaves the BatchNorm statistics alone (NS3L).
 
         Returns:
             A dict of the same streams, each a list of `(batch,
@@ -230,7 +233,9 @@ class SemiSupervisedClassifier(Method):
         for size in sizes:
             parts.append(features[start : start + size])
             start = start + size
-        if training and self.dropout > 0:
+        if dropout is None:
+            dropout = training
+        if dropout and self.dropout > 0:
             key = tf.stack(
                 [
                     ops.convert_to_tensor(self.seed, "int64"),

@@ -225,6 +225,9 @@ def test_dropout_masks_differ_by_pass_and_step_and_repeat_by_key():
     np.testing.assert_allclose(
         inference["labeled"][0], model(same), rtol=1e-6, atol=1e-6
     )
+    # Dropout without training mode: the same masks as in training mode.
+    perturbed = model.view_logits(views, training=False, dropout=True)
+    np.testing.assert_array_equal(perturbed["labeled"][0], later["labeled"][0])
 
 
 def test_replica_consistent_dropout_scales_kept_units():
