@@ -41,7 +41,9 @@ class SemiSupervisedClassifier(Method):
       replica keeps the rows of its own examples. So a resumed run, a
       `.keras` reload and a run on R replicas draw exactly the masks of
       an uninterrupted run on one device. Dropout layers *inside* the
-      encoder keep the Keras behaviour.
+      encoder keep the Keras behaviour: such an encoder trains, but a
+      resumed run and a replicated run draw other masks than an
+      uninterrupted one on one device (put the dropout here instead).
     - **Supervised part.** `supervised_loss` is the cross-entropy of the
       labeled views, averaged over views and replica-correct, and their
       accuracy. Validation data are plain `(x, y)` pairs (or the training
@@ -174,7 +176,8 @@ class SemiSupervisedClassifier(Method):
             "labeled": _views(spec["labeled"][0]),
             "unlabeled": _views(spec["unlabeled"]),
         }
-        shape = tf.TensorShape(self.encoder.input_shape[1:])
+        labeled_shape = streams["labeled"][0].shape[1:]
+        encoder_shape = getattr(self.encoder, "input_shape", None)
         for stream, views in streams.items():
             if len(views) != expected[stream]:
                 raise ValueError(
@@ -183,10 +186,19 @@ class SemiSupervisedClassifier(Method):
                     f"semi_supervised_dataset); got {len(views)}"
                 )
             for view in views:
-                if not shape.is_compatible_with(view.shape[1:]):
+                shape = view.shape[1:]
+                if encoder_shape is not None and not tf.TensorShape(
+                    encoder_shape[1:]
+                ).is_compatible_with(shape):
                     raise ValueError(
                         f"{stream} inputs must have the encoder's input "
-                        f"shape {tuple(shape)}; got {tuple(view.shape[1:])}"
+                        f"shape {tuple(encoder_shape[1:])}; got "
+                        f"{tuple(shape)}"
+                    )
+                if not labeled_shape.is_compatible_with(shape):
+                    raise ValueError(
+                        f"{stream} inputs must have the labeled inputs' "
+                        f"shape {tuple(labeled_shape)}; got {tuple(shape)}"
                     )
 
     # ------------------------------------------------------------------

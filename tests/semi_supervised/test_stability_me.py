@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_ssl.backbones import small_cnn
 from keras_ssl.core import gaussian_ramp_up
 from keras_ssl.semi_supervised import StabilityME
 from keras_ssl.semi_supervised import Supervised
@@ -334,6 +335,12 @@ def test_bad_fit_data_stops_before_any_step():
         (_dataset(one_view), r"needs 2 view\(s\) of each labeled"),
         (_dataset(wrong_shape), r"unlabeled inputs must have .*\(8, 8, 1\)"),
     ]
+    # An encoder that takes any image size still gets one shape.
+    any_size = StabilityME(
+        small_cnn((None, None, 1), preset="narrow"), num_classes=3
+    )
+    with pytest.raises(ValueError, match=r"labeled inputs' shape \(8, 8, 1\)"):
+        any_size.fit(_dataset(wrong_shape), verbose=0)
     for data, match in cases:
         with pytest.raises(ValueError, match=match):
             if isinstance(data, tuple):
