@@ -14,8 +14,9 @@ class TSMERecipe(SemiSupervisedRecipe):
     `mutual_exclusivity_weight=0.1` (StabilityME's defaults); Adam 1e-3;
     the Gaussian ramp-up over the first 40% of the steps. The note trains
     3,000 steps (300 epochs of 10 steps); the default here is 100 epochs
-    (1,000 steps, ramp-up over 400), measured below the note's setting
-    in the README. With other `--epochs`, set `ramp_up_steps` to match
+    (1,000 steps, ramp-up over 400), which the README measures at 0.972
+    test accuracy against the control's 0.932 (mean of seeds 0-2; TS
+    alone 0.974). With other `--epochs`, set `ramp_up_steps` to match
     (`--set ramp_up_steps=N`).
     """
 
