@@ -20,6 +20,7 @@ _SUBMODULES = (
     "recipes",
     "run",
     "representation",
+    "semi_supervised",
     "testing",
     "uncertainty",
 )

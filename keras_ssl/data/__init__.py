@@ -10,6 +10,9 @@ SVHN, ...) load when a user has prepared them. Two loaders, by scope:
   `tf.data.Dataset`).
 """
 
+from keras_ssl.data.check_semi_supervised_split import (
+    check_semi_supervised_split,
+)
 from keras_ssl.data.digits import digits
 from keras_ssl.data.digits_preprocessing import digits_preprocessing
 from keras_ssl.data.far_points import far_points
@@ -28,6 +31,7 @@ from keras_ssl.data.with_index import with_index
 
 __all__ = [
     "DATASETS",
+    "check_semi_supervised_split",
     "digits",
     "digits_preprocessing",
     "far_points",

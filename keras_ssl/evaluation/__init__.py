@@ -12,9 +12,11 @@ from keras_ssl.evaluation.calibration import expected_calibration_error
 from keras_ssl.evaluation.calibration import maximum_calibration_error
 from keras_ssl.evaluation.calibration import negative_log_likelihood
 from keras_ssl.evaluation.certainty_map import certainty_map
+from keras_ssl.evaluation.confusion_matrix_plot import confusion_matrix_plot
 from keras_ssl.evaluation.embedding_map import embedding_map
 from keras_ssl.evaluation.encoder_features import encoder_features
 from keras_ssl.evaluation.knn_accuracy import knn_accuracy
+from keras_ssl.evaluation.learning_curves import learning_curves
 from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.ood_histograms import ood_histograms
 from keras_ssl.evaluation.ood_metrics import ood_metrics
@@ -27,10 +29,12 @@ __all__ = [
     "calibration_bins",
     "calibration_metrics",
     "certainty_map",
+    "confusion_matrix_plot",
     "embedding_map",
     "encoder_features",
     "expected_calibration_error",
     "knn_accuracy",
+    "learning_curves",
     "linear_probe",
     "maximum_calibration_error",
     "negative_log_likelihood",

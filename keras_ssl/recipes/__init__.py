@@ -4,7 +4,9 @@ from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
+from keras_ssl.recipes.semi_supervised_recipe import SemiSupervisedRecipe
 from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
+from keras_ssl.recipes.tsme_recipe import TSMERecipe
 from keras_ssl.recipes.uncertainty_recipe import UncertaintyRecipe
 
 RECIPES = {
@@ -13,6 +15,7 @@ RECIPES = {
         DUQRecipe(),
         NATRecipe(),
         SoftmaxRecipe(),
+        TSMERecipe(),
     )
 }
 
@@ -31,6 +34,7 @@ __all__ = [
     "RECIPES",
     "Recipe",
     "RepresentationRecipe",
+    "SemiSupervisedRecipe",
     "UncertaintyRecipe",
     "get_recipe",
 ]

@@ -103,20 +103,20 @@ class Recipe:
         """Returns a dict of NumPy arrays for training and evaluation."""
         raise NotImplementedError
 
-    def build_model(self, data, config, steps_per_epoch=None):
+    def build_model(self, data, config, steps_per_epoch=None, method=None):
         """The compiled method for `data` and the resolved `config`.
 
         Every config key that names an argument of the method's
         `__init__` is passed to it; `model_inputs` adds what comes from
         the data (encoder, class count, ...), and `compile_arguments` the
-        optimizers.
+        optimizers. `method` builds another class (a control trained the
+        same way) instead of the recipe's method.
         """
+        method = self.method if method is None else method
         arguments = {
-            key: config[key]
-            for key in init_parameters(self.method)
-            if key in config
+            key: config[key] for key in init_parameters(method) if key in config
         }
-        model = self.method(**self.model_inputs(data, config), **arguments)
+        model = method(**self.model_inputs(data, config), **arguments)
         model.compile(**self.compile_arguments(config, steps_per_epoch))
         return model
 

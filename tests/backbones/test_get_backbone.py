@@ -13,6 +13,7 @@ from keras_ssl import backbones
         ("mlp", (2,), {"hidden": (20, 20, 20)}, 20),
         ("network_in_network", (16, 16, 1), {"num_blocks": 1}, 96),
         ("cifar_resnet", (8, 8, 3), {"depth": 20, "width": 0.5}, 32),
+        ("conv_dense", (8, 8, 1), {"units": 16}, 16),
         ("wide_resnet", (8, 8, 3), {"depth": 10, "width": 1}, 64),
     ],
 )
@@ -27,6 +28,7 @@ def test_builds_each_backbone_by_name(name, input_shape, kwargs, dim):
 def test_registry_is_the_public_functions():
     assert backbones.BACKBONES == {
         "cifar_resnet": backbones.cifar_resnet,
+        "conv_dense": backbones.conv_dense,
         "lenet": backbones.lenet,
         "mlp": backbones.mlp,
         "network_in_network": backbones.network_in_network,

@@ -125,52 +125,139 @@ def test_split_errors(kwargs, match):
         semi_supervised_split(x, y, **kwargs)
 
 
+def _elements(dataset):
+    return list(dataset.as_numpy_iterator())
+
+
 def test_dataset_streams_and_epoch_length():
     x, y = _toy(per_class=(30, 30, 30))
     split = semi_supervised_split(x, y, labels_per_class=3)  # 9 / 81
-    dataset = semi_supervised_dataset(
-        split, labeled_batch=4, unlabeled_batch=16
+    dataset, steps = semi_supervised_dataset(
+        split, labeled_batch=4, unlabeled_batch=16, epochs=2
     )
     spec = dataset.element_spec
     assert spec["labeled"][0] == tf.TensorSpec((4, 2), tf.float32)
     assert spec["labeled"][1] == tf.TensorSpec((4,), tf.int32)
     assert spec["unlabeled"] == tf.TensorSpec((None, 2), tf.float32)
-    assert int(dataset.cardinality()) == 6  # ceil(81 / 16)
-    batches = list(dataset.as_numpy_iterator())
-    assert len(batches) == 6
-    unlabeled = np.concatenate([b["unlabeled"][:, 0] for b in batches])
-    np.testing.assert_array_equal(
-        np.sort(unlabeled), np.sort(split["unlabeled"][:, 0])
+    assert steps == 6  # ceil(81 / 16): an epoch is one unlabeled pass
+    batches = _elements(dataset)
+    assert len(batches) == 2 * steps
+    for epoch in range(2):
+        part = batches[epoch * steps : (epoch + 1) * steps]
+        unlabeled = np.concatenate([b["unlabeled"][:, 0] for b in part])
+        np.testing.assert_array_equal(
+            np.sort(unlabeled), np.sort(split["unlabeled"][:, 0])
+        )
+    # The two epochs come in different orders.
+    first, second = (
+        np.concatenate([b["unlabeled"][:, 0] for b in batches[i : i + steps]])
+        for i in (0, steps)
     )
+    assert not np.array_equal(first, second)
+    # The labeled stream is one run of permutations of the 9 labels
+    # across epochs: 48 positions = 5 full permutations and 3 more.
     labeled = np.concatenate([b["labeled"][0][:, 0] for b in batches])
     labels = np.concatenate([b["labeled"][1] for b in batches])
-    # 24 labeled rows cycle through all 9 labels, labels stay with rows.
-    assert set(labeled) == set(split["labeled"][0][:, 0])
     np.testing.assert_array_equal(y[labeled.astype(int)], labels)
-    # A new epoch reshuffles the unlabeled stream.
-    again = np.concatenate([b["unlabeled"][:, 0] for b in dataset])
-    assert not np.array_equal(again, unlabeled)
+    for p in range(5):
+        np.testing.assert_array_equal(
+            np.sort(labeled[9 * p : 9 * (p + 1)]),
+            np.sort(split["labeled"][0][:, 0]),
+        )
+    assert len(set(labeled[45:])) == 3
 
 
-def test_dataset_map_fn_and_errors():
+def test_dataset_resumes_at_an_epoch_with_the_same_batches():
+    x, y = _toy(per_class=(30, 30, 30))
+    split = semi_supervised_split(x, y, labels_per_class=3)
+
+    def noisy(images, seed):
+        return images + tf.random.stateless_normal(tf.shape(images), seed)
+
+    options = dict(
+        labeled_batch=4, unlabeled_batch=16, seed=5, augment=noisy, views=2
+    )
+    full, steps = semi_supervised_dataset(split, epochs=3, **options)
+    resumed, _ = semi_supervised_dataset(
+        split, initial_epoch=2, epochs=3, **options
+    )
+    full, resumed = _elements(full), _elements(resumed)
+    assert len(resumed) == steps
+    for a, b in zip(full[2 * steps :], resumed, strict=True):
+        for view in range(2):
+            np.testing.assert_array_equal(
+                a["labeled"][0][view], b["labeled"][0][view]
+            )
+            np.testing.assert_array_equal(
+                a["unlabeled"][view], b["unlabeled"][view]
+            )
+        np.testing.assert_array_equal(a["labeled"][1], b["labeled"][1])
+    # Views differ from each other, and view 0 does not depend on the
+    # number of views (a 1-view control sees the first view).
+    first = full[0]
+    assert not np.allclose(first["unlabeled"][0], first["unlabeled"][1])
+    single, _ = semi_supervised_dataset(
+        split, epochs=3, **{**options, "views": 1}
+    )
+    single = _elements(single)
+    np.testing.assert_array_equal(
+        single[4]["unlabeled"], full[4]["unlabeled"][0]
+    )
+    np.testing.assert_array_equal(
+        single[4]["labeled"][0], full[4]["labeled"][0][0]
+    )
+    # Another seed gives other batches.
+    other, _ = semi_supervised_dataset(
+        split, epochs=1, **{**options, "seed": 6}
+    )
+    assert not np.array_equal(
+        _elements(other)[0]["labeled"][1], full[0]["labeled"][1]
+    )
+
+
+def test_dataset_views_per_stream():
     x, y = _toy(per_class=(10, 10))
     split = semi_supervised_split(x, y, labels_per_class=2)
-    dataset = semi_supervised_dataset(
+    dataset, _ = semi_supervised_dataset(
         split,
         labeled_batch=2,
         unlabeled_batch=4,
-        map_fn=lambda batch: {
-            "labeled": batch["labeled"],
-            "unlabeled": (batch["unlabeled"], batch["unlabeled"] + 1.0),
-        },
+        augment=lambda images, seed: images + 1.0,
+        views=3,
+        labeled_views=1,
     )
-    element = next(iter(dataset))
-    np.testing.assert_array_equal(
-        element["unlabeled"][1].numpy(), element["unlabeled"][0].numpy() + 1
-    )
+    element = next(iter(dataset.as_numpy_iterator()))
+    x_l, y_l = element["labeled"]
+    assert isinstance(x_l, np.ndarray) and len(element["unlabeled"]) == 3
+    # Every view went through `augment`; the labels stay with their rows.
+    np.testing.assert_array_equal(y[(x_l[:, 0] - 1).astype(int)], y_l)
+    rows = set(split["unlabeled"][:, 0])
+    for view in element["unlabeled"]:
+        assert set(view[:, 0] - 1) <= rows
+
+
+def test_dataset_errors():
+    x, y = _toy(per_class=(10, 10))
+    split = semi_supervised_split(x, y, labels_per_class=2)
     with pytest.raises(ValueError, match="labeled_batch"):
         semi_supervised_dataset(split, 0, 4)
     with pytest.raises(ValueError, match="unlabeled_batch"):
         semi_supervised_dataset(split, 2, 0)
+    with pytest.raises(ValueError, match="views"):
+        semi_supervised_dataset(split, 2, 4, views=0)
+    with pytest.raises(ValueError, match="epochs"):
+        semi_supervised_dataset(split, 2, 4, initial_epoch=3, epochs=3)
     with pytest.raises(ValueError, match="keys"):
         semi_supervised_dataset({"labeled": split["labeled"]}, 2, 4)
+    # A labeled stream with no samples of a class.
+    x_l, y_l = split["labeled"]
+    one_class = {"labeled": (x_l, np.zeros_like(y_l)), "unlabeled": x}
+    with pytest.raises(ValueError, match=r"no labeled samples of .*\[1\]"):
+        semi_supervised_dataset(one_class, 2, 4, num_classes=2)
+    # Unlabeled inputs of another shape than the labeled ones.
+    wide = {"labeled": split["labeled"], "unlabeled": np.zeros((5, 3))}
+    with pytest.raises(ValueError, match=r"labeled shape \(2,\)"):
+        semi_supervised_dataset(wide, 2, 4)
+    shifted = {"labeled": (x_l, y_l + 1), "unlabeled": x}
+    with pytest.raises(ValueError, match=r"class ids in \[0, 2\); got \[2\]"):
+        semi_supervised_dataset(shifted, 2, 4, num_classes=2)

@@ -1,0 +1,16 @@
+"""Semi-supervised classifiers: a few labels plus many unlabeled inputs.
+
+Every method trains with `fit` on `{"labeled": (x, y), "unlabeled": x_u}`
+batches from `keras_ssl.data.semi_supervised_dataset`, and subclasses
+`SemiSupervisedClassifier`, which holds the classifier head, the
+supervised loss, the replica-consistent dropout and the `classify`
+endpoint they share. `Supervised` is the labels-only control.
+"""
+
+from keras_ssl.semi_supervised.semi_supervised_classifier import (
+    SemiSupervisedClassifier,
+)
+from keras_ssl.semi_supervised.stability_me import StabilityME
+from keras_ssl.semi_supervised.supervised import Supervised
+
+__all__ = ["SemiSupervisedClassifier", "StabilityME", "Supervised"]
