@@ -156,7 +156,7 @@ class Recipe:
     def num_train_samples(self, data):
         """How many training samples one epoch holds."""
         if data.get("train_source") is None:
-            return len(self.fit_inputs(data)[0])
+            return len(data["x_train"])
         n = data.get("num_train")
         if n is None:
             n = int(data["train_source"].cardinality())
@@ -179,7 +179,7 @@ class Recipe:
     def sample_inputs(self, data, count=2):
         """A few training inputs as the method's `call` takes them."""
         if data.get("train_source") is None:
-            return self.fit_inputs(data)[0][:count]
+            return data["x_train"][:count]
         source = self.stream_inputs(data["train_source"])
         batch = next(iter(source.batch(count)))
         return batch[0] if isinstance(batch, tuple) else batch
