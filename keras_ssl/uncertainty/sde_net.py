@@ -309,7 +309,7 @@ class SDENet(Method):
 
         Args:
             input_shape: `(height, width, channels)` with known sides of
-                at least 8.
+                at least 10 (the state is then at least 2x2).
             num_classes: int >= 2.
             dim: int >= 1, the channels of the state. Default 64, the
                 official code.
@@ -322,13 +322,14 @@ class SDENet(Method):
         shape = tuple(input_shape)
         if (
             len(shape) != 3
-            or not all(isinstance(s, int) and s >= 8 for s in shape[:2])
+            or not all(isinstance(s, int) and s >= 10 for s in shape[:2])
             or not isinstance(shape[2], int)
             or shape[2] < 1
         ):
             raise ValueError(
                 "input_shape must be (height, width, channels) with known "
-                f"sides >= 8; got {input_shape!r}"
+                "sides >= 10 (smaller images leave a 1x1 state, which "
+                f"GroupNorm zeroes); got {input_shape!r}"
             )
         layers = keras.layers
         conv_init = keras.initializers.VarianceScaling(
@@ -474,10 +475,8 @@ class SDENet(Method):
         path = [h0]
         h = h0
         for k in range(self.num_steps):
-            h = (
-                h
-                + self._drift(h, self.t_end * k / self.num_steps, training) * dt
-            )
+            t = self.t_end * k / self.num_steps
+            h = h + self._drift(h, t, training) * dt
             if strength is not None:
                 h = h + scale * noise[k]
             path.append(h)
@@ -505,21 +504,25 @@ class SDENet(Method):
             `strength` (`sigma * g(h_0)`, `(batch,)`) and `logits` (of
             the last state).
         """
+        path, strength, logits = self._forward(inputs, sigma, noise, training)
+        return {
+            "states": ops.stack(path),
+            "strength": strength,
+            "logits": logits,
+        }
+
+    def _forward(self, inputs, sigma, noise, training):
         if sigma is None:
             sigma = self.sigma_train if training else self.sigma_test
-        inputs = ops.convert_to_tensor(inputs)
+        inputs = ops.convert_to_tensor(inputs, self.compute_dtype)
         h0 = self.stem(inputs, training=training)
         strength = sigma * self.diffusion_gate(h0, training)
         if noise is None:
             noise = self._normal(
-                self._seed(INFERENCE), self._path_shape(h0), None, 1
+                self.noise_seed(INFERENCE), self._path_shape(h0), 1, h0.dtype
             )
         path = self.integrate(h0, strength, noise, training)
-        return {
-            "states": ops.stack(path),
-            "strength": strength,
-            "logits": self.head(path[-1], training=training),
-        }
+        return path, strength, self.head(path[-1], training=training)
 
     def _path_shape(self, h0):
         return (self.num_steps, *_dynamic_shape(h0))
@@ -527,7 +530,13 @@ class SDENet(Method):
     # ------------------------------------------------------------------
     # Noise
     # ------------------------------------------------------------------
-    def _seed(self, stream, step=0):
+    def noise_seed(self, stream, step=0):
+        """The stateless seed `(seed, 5 * step + stream)` of one draw.
+
+        Streams (module constants): `BROWNIAN` and `PSEUDO_OOD` (the
+        training step), `EVAL_BROWNIAN` and `EVAL_PSEUDO_OOD` (`evaluate`),
+        `INFERENCE` (`call`, `classify`, `trajectory`; step 0).
+        """
         step = ops.cast(step, "int64")
         return ops.stack(
             [
@@ -536,14 +545,16 @@ class SDENet(Method):
             ]
         )
 
-    def _normal(self, seed, shape, rows, batch_axis, dtype="float32"):
-        """`N(0, 1)` of `shape`; with `rows = (offset, total)` the rows
-        `offset...` (along `batch_axis`) of a draw over the global batch."""
+    def _normal(self, seed, shape, batch_axis, dtype="float32"):
+        """`N(0, 1)` of `shape` (`batch_axis` = the samples). Under
+        several replicas: this replica's rows of the draw over the
+        global batch, so sample `i` of the global batch gets row `i`."""
+        full = list(shape)
+        local = full[batch_axis]
+        rows = _replica_rows(local)
         if rows is None:
             return tf.random.stateless_normal(shape, seed, dtype=dtype)
         offset, total = rows
-        full = list(shape)
-        local = full[batch_axis]
         full[batch_axis] = total
         draw = tf.random.stateless_normal(full, seed, dtype=dtype)
         return tf.gather(draw, offset + tf.range(local), axis=batch_axis)
@@ -551,15 +562,25 @@ class SDENet(Method):
     # ------------------------------------------------------------------
     # Training
     # ------------------------------------------------------------------
-    def drift_losses(self, x, y, seed, rows=None, training=False):
-        """The drift step's terms: cross-entropy of one pass at
-        `sigma_train` and the drift optimizer's coupled L2."""
+    def drift_losses(self, x, y, seed, training=False):
+        """The drift step's terms and the batch accuracy.
+
+        Args:
+            x: a batch of inputs.
+            y: integer labels.
+            seed: the stateless seed of the Brownian noise
+                (`noise_seed(BROWNIAN, step)` in training).
+            training: the networks' mode.
+
+        Returns:
+            `(losses, values)`: `cross_entropy` of one pass at
+            `sigma_train` and `l2` (the drift optimizer's coupled L2),
+            both replica-scaled; `accuracy` of that pass.
+        """
         h0 = self.stem(x, training=training)
         if self.sigma_train > 0:
             strength = self.sigma_train * self.diffusion_gate(h0, training)
-            noise = self._normal(
-                seed, self._path_shape(h0), rows, 1, dtype=h0.dtype
-            )
+            noise = self._normal(seed, self._path_shape(h0), 1, dtype=h0.dtype)
         else:
             strength = noise = None
         h = self.integrate(h0, strength, noise, training)[-1]
@@ -577,14 +598,25 @@ class SDENet(Method):
         }
         return losses, {"accuracy": ops.mean(ops.cast(correct, "float32"))}
 
-    def diffusion_losses(self, x, seed, rows=None, training=False):
-        """The diffusion step's terms: `BCE(g(h_0(x)), 0)`, `BCE(g(h_0(x +
-        ood_noise_std * N(0, 1))), 1)` on detached features and the
-        diffusion optimizer's coupled L2."""
+    def diffusion_losses(self, x, seed, training=False):
+        """The diffusion step's terms and the mean diffusion outputs.
+
+        Args:
+            x: a batch of inputs.
+            seed: the stateless seed of the pseudo-OOD noise
+                (`noise_seed(PSEUDO_OOD, step)` in training).
+            training: the networks' mode.
+
+        Returns:
+            `(losses, values)`: `bce_in` = `BCE(g(h_0(x)), 0)`, `bce_out`
+            = `BCE(g(h_0(x + ood_noise_std * eps)), 1)` on detached
+            features and `l2` (the diffusion optimizer's coupled L2), all
+            replica-scaled; `diffusion_in`, `diffusion_out`, the mean `g`.
+        """
         shape = _dynamic_shape(x)
         if len(x.shape) == 4:  # one noise channel, broadcast (SVHN code)
             shape = (*shape[:3], 1)
-        noise = self._normal(seed, shape, rows, 0, dtype=x.dtype)
+        noise = self._normal(seed, shape, 0, dtype=x.dtype)
         x_out = x + self.ood_noise_std * noise
         logit_in = self.diffusion(
             ops.stop_gradient(self.stem(x, training=training)),
@@ -626,18 +658,15 @@ class SDENet(Method):
         # Both seeds are read before the first optimizer step moves the
         # iteration counter.
         step = ops.convert_to_tensor(self.optimizer.iterations)
-        drift_seed = self._seed(BROWNIAN, step)
-        diffusion_seed = self._seed(PSEUDO_OOD, step)
-        rows = _replica_rows(x)
+        drift_seed = self.noise_seed(BROWNIAN, step)
+        diffusion_seed = self.noise_seed(PSEUDO_OOD, step)
         with tf.GradientTape() as tape:
-            drift, values = self.drift_losses(
-                x, y, drift_seed, rows, training=True
-            )
+            drift, values = self.drift_losses(x, y, drift_seed, training=True)
             drift_total = drift["cross_entropy"] + drift["l2"]
         self.minimize(tape, drift_total)
         with tf.GradientTape() as tape:
             diffusion, diffusion_values = self.diffusion_losses(
-                x, diffusion_seed, rows, training=True
+                x, diffusion_seed, training=True
             )
             diffusion_total = (
                 diffusion["bce_in"] + diffusion["bce_out"] + diffusion["l2"]
@@ -653,12 +682,11 @@ class SDENet(Method):
         step = 0
         if getattr(self, "optimizer", None) is not None:
             step = ops.convert_to_tensor(self.optimizer.iterations)
-        rows = _replica_rows(x)
         drift, values = self.drift_losses(
-            x, y, self._seed(EVAL_BROWNIAN, step), rows, training
+            x, y, self.noise_seed(EVAL_BROWNIAN, step), training
         )
         diffusion, diffusion_values = self.diffusion_losses(
-            x, self._seed(EVAL_PSEUDO_OOD, step), rows, training
+            x, self.noise_seed(EVAL_PSEUDO_OOD, step), training
         )
         return _combine(drift, diffusion), {**values, **diffusion_values}
 
@@ -690,8 +718,7 @@ class SDENet(Method):
     # Inference and export
     # ------------------------------------------------------------------
     def call(self, inputs, training=False):
-        sigma = self.sigma_train if training else self.sigma_test
-        return self.trajectory(inputs, sigma=sigma, training=training)["logits"]
+        return self._forward(inputs, None, None, training)[2]
 
     def mean_probs(self, h0, gate, sigma, noise=None):
         """The softmax averaged over `num_samples` passes at `sigma`.
@@ -719,7 +746,7 @@ class SDENet(Method):
     def _inference_noise(self, h0):
         shape = _dynamic_shape(h0)
         shape = (self.num_steps, shape[0] * self.num_samples, *shape[1:])
-        return self._normal(self._seed(INFERENCE), shape, None, 1, h0.dtype)
+        return self._normal(self.noise_seed(INFERENCE), shape, 1, h0.dtype)
 
     def classify(self, inputs):
         """Mean probabilities of M passes at `sigma_test`, prediction,
@@ -781,13 +808,13 @@ def _dynamic_shape(x):
     return tuple(dynamic[i] if s is None else s for i, s in enumerate(x.shape))
 
 
-def _replica_rows(x):
-    """`(offset, global batch)` of this replica's rows, or `None` without
-    several replicas."""
+def _replica_rows(local):
+    """`(offset, global batch)` of this replica's `local` rows, or `None`
+    without several replicas."""
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return None
-    sizes = all_gather(tf.shape(x)[:1])
+    sizes = all_gather(ops.reshape(ops.cast(local, "int32"), (1,)))
     replica = context.replica_id_in_sync_group
     return ops.sum(sizes[:replica]), ops.sum(sizes)
 
