@@ -516,12 +516,19 @@ class SDENet(Method):
             sigma = self.sigma_train if training else self.sigma_test
         inputs = ops.convert_to_tensor(inputs, self.compute_dtype)
         h0 = self.stem(inputs, training=training)
-        strength = sigma * self.diffusion_gate(h0, training)
-        if noise is None:
-            noise = self._normal(
-                self.noise_seed(INFERENCE), self._path_shape(h0), 1, h0.dtype
-            )
-        path = self.integrate(h0, strength, noise, training)
+        if sigma == 0:  # the deterministic path: no diffusion net, no noise
+            path = self.integrate(h0, None, None, training)
+            strength = ops.zeros((ops.shape(h0)[0],), h0.dtype)
+        else:
+            strength = sigma * self.diffusion_gate(h0, training)
+            if noise is None:
+                noise = self._normal(
+                    self.noise_seed(INFERENCE),
+                    self._path_shape(h0),
+                    1,
+                    h0.dtype,
+                )
+            path = self.integrate(h0, strength, noise, training)
         return path, strength, self.head(path[-1], training=training)
 
     def _path_shape(self, h0):
