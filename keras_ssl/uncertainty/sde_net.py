@@ -739,8 +739,8 @@ class SDENet(Method):
                 draw.
         """
         if sigma == 0:
-            h = self.integrate(h0, None, None)[-1]
-            return ops.softmax(self.head(h, training=False), axis=-1)
+            logits = self.head(self.integrate(h0, None, None)[-1])
+            return ops.softmax(ops.cast(logits, "float32"), axis=-1)
         m = self.num_samples
         tiled = ops.tile(h0, (m,) + (1,) * (len(h0.shape) - 1))
         if noise is None:
