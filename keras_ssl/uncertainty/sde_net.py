@@ -58,7 +58,8 @@ class SDENet(Method):
     `sigma_test` is the most sensitive knob: the official runs use 500
     (MNIST, trained at 20) and 50 (SVHN, trained at 1). With `sigma_test
     = 0` (and `sigma_train = 0`) the network is deterministic, which is
-    the control the tests train (the same network without diffusion).
+    the control the tests train (the same network without diffusion; its
+    diffusion net still trains on the side, but never enters the path).
 
     Networks. `stem` maps inputs to `h_0`; `drift` maps `h` to `dh/dt`
     of the same shape, or `[h, t]` to it when it has two inputs (`t` of
@@ -83,7 +84,10 @@ class SDENet(Method):
     replica has its own noise and a step on R replicas draws exactly what
     one device draws for the same global batch. (Keras random ops in a
     step would draw the same numbers on every replica.) The price is
-    that each replica generates R times its own share of noise.
+    that each replica generates R times its own share of noise. The
+    tests check both halves with the noise on: 2 replicas train to the
+    weights of 1 device, and the two replicas' paths for the same inputs
+    differ.
     Inference (`call`, `classify`, `trajectory`) draws from a fixed seed,
     so the same batch gives the same output in Python and in an exported
     SavedModel; a sample's noise depends on its position in the batch.
