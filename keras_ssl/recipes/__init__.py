@@ -4,6 +4,7 @@ from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
+from keras_ssl.recipes.sdenet_recipe import SDENetRecipe
 from keras_ssl.recipes.semi_supervised_recipe import SemiSupervisedRecipe
 from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
 from keras_ssl.recipes.tsme_recipe import TSMERecipe
@@ -14,6 +15,7 @@ RECIPES = {
     for recipe in (
         DUQRecipe(),
         NATRecipe(),
+        SDENetRecipe(),
         SoftmaxRecipe(),
         TSMERecipe(),
     )
