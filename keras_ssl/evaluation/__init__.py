@@ -15,6 +15,7 @@ from keras_ssl.evaluation.certainty_map import certainty_map
 from keras_ssl.evaluation.embedding_map import embedding_map
 from keras_ssl.evaluation.encoder_features import encoder_features
 from keras_ssl.evaluation.knn_accuracy import knn_accuracy
+from keras_ssl.evaluation.layer_deviations import layer_deviations
 from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.ood_histograms import ood_histograms
 from keras_ssl.evaluation.ood_metrics import ood_metrics
@@ -31,6 +32,7 @@ __all__ = [
     "encoder_features",
     "expected_calibration_error",
     "knn_accuracy",
+    "layer_deviations",
     "linear_probe",
     "maximum_calibration_error",
     "negative_log_likelihood",

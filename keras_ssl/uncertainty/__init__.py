@@ -1,6 +1,7 @@
 """Uncertainty and out-of-distribution methods."""
 
 from keras_ssl.uncertainty.duq import DUQ
+from keras_ssl.uncertainty.gram_detector import GramDetector
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
 
-__all__ = ["DUQ", "SoftmaxClassifier"]
+__all__ = ["DUQ", "GramDetector", "SoftmaxClassifier"]
