@@ -9,7 +9,6 @@ then fits it further on `BATCH`, other digits, which extend the bounds.
 
 import keras
 import numpy as np
-from keras import ops
 
 from keras_ssl.data import digits
 from keras_ssl.uncertainty.gram_detector import GramDetector
@@ -53,36 +52,4 @@ def build_gram():
         _FITTED["weights"] = model.get_weights()
     else:
         model.set_weights(_FITTED["weights"])
-    return model
-
-
-class LocalBoundsGram(GramDetector):
-    """Deliberately wrong: each replica keeps the bounds of its own part of
-    the batch (no cross-replica min / max)."""
-
-    def train_step(self, data):
-        x = self.inference_inputs(data)
-        taps, probs = self._taps_and_probs(x)
-        prediction = ops.argmax(probs, axis=-1)
-        for features, low, high in zip(
-            self._gram_features(taps), self.minimum, self.maximum, strict=True
-        ):
-            one_hot = ops.one_hot(prediction, self.num_classes) > 0
-            mask = one_hot[:, :, None, None]
-            expanded = features[:, None]
-            low.assign(
-                ops.minimum(low, ops.min(ops.where(mask, expanded, np.inf), 0))
-            )
-            high.assign(
-                ops.maximum(
-                    high, ops.max(ops.where(mask, expanded, -np.inf), 0)
-                )
-            )
-        return self.track(values={"classes_seen": 0.0})
-
-
-def build_local_bounds():
-    model = LocalBoundsGram(classifier(), powers=POWERS)
-    model.compile()
-    model.fit(FIT_X, batch_size=16, epochs=1, verbose=0)
     return model
