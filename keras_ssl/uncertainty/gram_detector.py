@@ -66,7 +66,9 @@ class GramDetector(Method):
        row** (`C` values), then the signed root `sign(g) |g|^(1/p)`. So a
        tap gives `len(powers) x C` features, not `C^2`. The row sums are
        computed as `sum_n F^p[n, c] * sum_d F^p[n, d]`, the same sum in
-       `O(HW C)` instead of the `O(HW C^2)` matrix product.
+       `O(HW C)` instead of the `O(HW C^2)` matrix product. (The method
+       note says the paper's text describes the matrix entries; this was
+       not checked against the paper. The class follows the code.)
     2. **Bounds.** `fit` passes over the training data (no optimizer,
        classifier in inference mode) and keeps, per predicted class, tap,
        order and channel, the minimum and maximum feature. Under
@@ -75,6 +77,9 @@ class GramDetector(Method):
        before they are assigned, so every replica holds the bounds of the
        global batch. Bounds and counts are non-trainable weights: saved,
        restored and mirrored. Several epochs give the same bounds as one.
+       A class no input was predicted as yet holds the extreme finite
+       float64 values (`NO_BOUND`), not infinities, so that its weights
+       compare, save and mirror like any others.
     3. **Deviation.** For an input predicted as class `c`, per tap `l`:
        `delta_l = sum_p sum_j relu(min_j - g_j) / |min_j + 1e-6| +
        relu(g_j - max_j) / |max_j + 1e-6|` with the bounds of class `c`,
@@ -199,19 +204,13 @@ class GramDetector(Method):
                 [*[layer.output for layer in layers], graph.outputs[0]],
             ),
         )
-        self._input_shape = tuple(graph.inputs[0].shape[1:])
-        def no_minimum(shape, dtype=None):
-            return tf.fill(shape, tf.constant(NO_BOUND, "float64"))
-
-        def no_maximum(shape, dtype=None):
-            return -no_minimum(shape)
-
+        self._serving_shape = tuple(graph.inputs[0].shape[1:])
         self.minimum, self.maximum = [], []
         for layer in layers:
             shape = (self.num_classes, len(self.powers), layer.output.shape[-1])
             self.minimum.append(
                 self.add_state(
-                    f"{layer.name}_minimum", shape, "float64", no_minimum
+                    f"{layer.name}_minimum", shape, "float64", _no_minimum
                 )
             )
             self.maximum.append(
@@ -219,7 +218,7 @@ class GramDetector(Method):
                     f"{layer.name}_maximum",
                     shape,
                     "float64",
-                    no_maximum,
+                    _no_maximum,
                 )
             )
         self.class_count = self.add_state(
@@ -403,7 +402,7 @@ class GramDetector(Method):
 
     @property
     def serving_input_shape(self):
-        return self._input_shape
+        return self._serving_shape
 
     @tf.autograph.experimental.do_not_convert
     def _check_ready(self, what, calibrated=True):
@@ -435,6 +434,14 @@ class _CalibrateAtEnd(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.detector.calibration_inputs is not None:
             self.detector.calibrate(self.detector.calibration_inputs)
+
+
+def _no_minimum(shape, dtype=None):
+    return tf.fill(shape, tf.constant(NO_BOUND, "float64"))
+
+
+def _no_maximum(shape, dtype=None):
+    return tf.fill(shape, tf.constant(-NO_BOUND, "float64"))
 
 
 def _powers(x, powers):
