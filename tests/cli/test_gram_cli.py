@@ -10,6 +10,7 @@ seed) because it *is* the network the detector reads.
 """
 
 import json
+import random
 
 import keras
 import numpy as np
@@ -21,6 +22,7 @@ from keras_ssl import cli
 from keras_ssl import data
 from keras_ssl import run as runs
 from keras_ssl.recipes import get_recipe
+from keras_ssl.recipes.gram_recipe import _validation_split
 from keras_ssl.uncertainty import GramDetector
 from tests.cli.test_cli import train_args
 
@@ -184,3 +186,24 @@ def test_bad_detector_settings_stop_before_the_classifier_trains(tmp_path):
         with pytest.raises(ValueError, match=message):
             cli.train(gram_args(tmp_path / "bad", "--set", bad))
         assert not (tmp_path / "bad").exists()
+
+
+def test_validation_splits_are_the_official_ones():
+    # The notebooks: random.seed(i); random.sample(range(n), int(0.1 * n)).
+    random.seed(3)
+    expected = random.sample(range(271), 27)
+    validation, rest = _validation_split(271, 0.1, 3)
+    assert list(validation) == expected
+    assert sorted([*validation, *rest]) == list(range(271))
+    assert list(rest) == sorted(rest)
+    recipe = get_recipe("gram")
+    family = {"x_test": np.arange(271.0)[:, None], "y_test": np.arange(271)}
+    split = recipe.split(family, recipe.resolve_config({}))
+    first, _ = _validation_split(271, 0.1, 1)
+    np.testing.assert_array_equal(split["y_val"], first)
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([split["y_val"], split["y_test"]])),
+        split["y_test_all"],
+    )
+    with pytest.raises(ValueError, match="empty validation"):
+        _validation_split(5, 0.1, 1)
