@@ -129,7 +129,9 @@ def train(
     """Trains, evaluates and saves one run, as `keras-ssl train` does.
 
     Every argument is checked, the data loaded and the method built before
-    anything is written, so a bad value leaves no trace in `output_dir`.
+    anything is written, so a bad value leaves no trace in `output_dir`
+    (a recipe's `prepare` may first train a model the method is built
+    around, such as a post-hoc detector's classifier, in a subdirectory).
 
     Args:
         method: a registered method name (`keras-ssl list`).
@@ -241,6 +243,7 @@ def train(
     keras.utils.set_random_seed(seed)
     if data is None:
         data = recipe.load_data(dataset, config, seed)
+    data = recipe.prepare(data, config, output_dir, dataset, seed, verbose)
     num_train = recipe.num_train_samples(data)
     steps = -(-num_train // batch_size)
     with distribution.scope():

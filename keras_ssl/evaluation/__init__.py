@@ -16,6 +16,7 @@ from keras_ssl.evaluation.confusion_matrix_plot import confusion_matrix_plot
 from keras_ssl.evaluation.embedding_map import embedding_map
 from keras_ssl.evaluation.encoder_features import encoder_features
 from keras_ssl.evaluation.knn_accuracy import knn_accuracy
+from keras_ssl.evaluation.layer_deviations import layer_deviations
 from keras_ssl.evaluation.learning_curves import learning_curves
 from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.ood_histograms import ood_histograms
@@ -35,6 +36,7 @@ __all__ = [
     "expected_calibration_error",
     "knn_accuracy",
     "learning_curves",
+    "layer_deviations",
     "linear_probe",
     "maximum_calibration_error",
     "negative_log_likelihood",

@@ -1,6 +1,7 @@
 """What the `keras-ssl` command line knows how to train, by name."""
 
 from keras_ssl.recipes.duq_recipe import DUQRecipe
+from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
@@ -14,6 +15,7 @@ RECIPES = {
     recipe.name: recipe
     for recipe in (
         DUQRecipe(),
+        GramRecipe(),
         NATRecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),

@@ -103,6 +103,27 @@ class Recipe:
         """Returns a dict of NumPy arrays for training and evaluation."""
         raise NotImplementedError
 
+    def prepare(self, data, config, run_dir, dataset, seed, verbose=1):
+        """Work that must be done before the method is built (default:
+        none); returns the data dict.
+
+        `keras_ssl.run.train` calls it once its arguments are checked and
+        the data loaded, outside any strategy scope, right before it
+        builds the method. A recipe whose method is built around a model
+        trained first (a post-hoc detector's classifier) trains or loads
+        that model here, under `run_dir`, and adds what `build_model`
+        needs to the data it returns.
+
+        Args:
+            data: the data dict (from `load_data`, or the caller's).
+            config: the resolved settings and hyperparameters.
+            run_dir: the run directory (it may not exist yet).
+            dataset: the dataset name.
+            seed: the run seed.
+            verbose: `fit`'s verbosity.
+        """
+        return data
+
     def build_model(self, data, config, steps_per_epoch=None, method=None):
         """The compiled method for `data` and the resolved `config`.
 
