@@ -1,5 +1,6 @@
 """What the `keras-ssl` command line knows how to train, by name."""
 
+from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.recipe import Recipe
@@ -10,6 +11,7 @@ from keras_ssl.recipes.uncertainty_recipe import UncertaintyRecipe
 RECIPES = {
     recipe.name: recipe
     for recipe in (
+        BeliefMatchingRecipe(),
         DUQRecipe(),
         NATRecipe(),
         SoftmaxRecipe(),
