@@ -20,13 +20,12 @@ the ratio of DUQ's samples/s to the softmax step's (`vs_softmax`).
         [--settings digits two_moons] [--output results.json]
 """
 
-import argparse
-
 import keras
 from report import write_report
 from step_timing import compiled_step
 from step_timing import load
 from step_timing import median_step_seconds
+from step_timing import parse_arguments
 from step_timing import print_rows
 from step_timing import ratio_rows
 
@@ -55,15 +54,7 @@ def build(kind, setting, encoder, num_classes):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS
-    )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--output", default=None)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__.split("\n")[0], SETTINGS)
 
     rows = []
     for setting in args.settings:

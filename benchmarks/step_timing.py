@@ -6,6 +6,7 @@ see the same machine, and report each model's samples/s as a ratio to
 the baseline's.
 """
 
+import argparse
 import functools
 import time
 
@@ -13,6 +14,20 @@ import numpy as np
 import tensorflow as tf
 
 import keras_ssl
+
+
+def parse_arguments(description, settings):
+    """`--settings`, `--batch-size` (64), `--warmup` (5), `--steps` (50)
+    and `--output` (a JSON report) of a step benchmark."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--settings", nargs="+", default=list(settings), choices=settings
+    )
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--output", default=None)
+    return parser.parse_args()
 
 
 def load(setting, batch_size):
