@@ -20,14 +20,14 @@ the ratio of DUQ's samples/s to the softmax step's (`vs_softmax`).
         [--settings digits two_moons] [--output results.json]
 """
 
-import argparse
-import functools
-import time
-
 import keras
-import numpy as np
-import tensorflow as tf
 from report import write_report
+from step_timing import compiled_step
+from step_timing import load
+from step_timing import median_step_seconds
+from step_timing import parse_arguments
+from step_timing import print_rows
+from step_timing import ratio_rows
 
 import keras_ssl
 
@@ -35,22 +35,6 @@ SETTINGS = {
     "digits": {"embedding_size": 256, "length_scale": 0.1, "gamma": 0.99},
     "two_moons": {"embedding_size": 10, "length_scale": 0.3, "gamma": 0.99},
 }
-
-
-def load(setting, batch_size):
-    """A fixed batch, an encoder factory and the number of classes."""
-    if setting == "digits":
-        (x, y), _ = keras_ssl.data.digits(image_size=16)
-        make_encoder = functools.partial(
-            keras_ssl.backbones.small_cnn, x.shape[1:], preset="wide"
-        )
-    else:
-        (x, y), _ = keras_ssl.data.two_moons()
-        make_encoder = functools.partial(
-            keras_ssl.backbones.mlp, x.shape[1:], hidden=(20, 20, 20)
-        )
-    batch = (tf.constant(x[:batch_size]), tf.constant(y[:batch_size]))
-    return batch, make_encoder, int(y.max()) + 1
 
 
 def build(kind, setting, encoder, num_classes):
@@ -69,24 +53,8 @@ def build(kind, setting, encoder, num_classes):
     return model
 
 
-def compiled_step(model, batch):
-    """The model's `train_step` as one `tf.function` (what `fit` runs per
-    step, without callbacks and progress bar)."""
-    model(batch[0][:1])
-    model.optimizer.build(model.trainable_variables)
-    return tf.function(model.train_step)
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS
-    )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--output", default=None)
-    args = parser.parse_args()
+    args = parse_arguments(__doc__.split("\n")[0], SETTINGS)
 
     rows = []
     for setting in args.settings:
@@ -97,35 +65,9 @@ def main():
             )
             for kind in ("softmax", "duq_gp", "duq_no_gp")
         }
-        for step in steps.values():  # trace and warm up
-            for _ in range(args.warmup):
-                step(batch)
-        times = {kind: [] for kind in steps}
-        for _ in range(args.steps):  # interleaved
-            for kind, step in steps.items():
-                start = time.perf_counter()
-                logs = step(batch)
-                float(logs["loss"])  # wait for the step to finish
-                times[kind].append(time.perf_counter() - start)
-        medians = {kind: float(np.median(t)) for kind, t in times.items()}
-        for kind, seconds in medians.items():
-            rows.append(
-                {
-                    "setting": setting,
-                    "model": kind,
-                    "batch_size": args.batch_size,
-                    "step_ms": round(1000 * seconds, 2),
-                    "samples_per_s": round(args.batch_size / seconds, 1),
-                    "vs_softmax": round(medians["softmax"] / seconds, 3),
-                }
-            )
-    header = ("setting", "model", "step ms", "samples/s", "vs softmax")
-    print("{:<10} {:<10} {:>9} {:>10} {:>11}".format(*header))
-    for r in rows:
-        print(
-            f"{r['setting']:<10} {r['model']:<10} {r['step_ms']:>9.2f} "
-            f"{r['samples_per_s']:>10.1f} {r['vs_softmax']:>11.3f}"
-        )
+        medians = median_step_seconds(steps, batch, args.warmup, args.steps)
+        rows += ratio_rows(setting, medians, args.batch_size)
+    print_rows(rows)
     if args.output:
         write_report(
             args.output, "duq_step", rows, warmup=args.warmup, steps=args.steps

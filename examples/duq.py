@@ -29,26 +29,7 @@ import json
 import os
 
 import keras_ssl
-from keras_ssl import data as ssl_data
-
-
-def load_fashion_mnist(args):
-    """Fashion-MNIST in, MNIST and uniform noise out (TFDS, no download)."""
-    options = dict(channels=1, data_dir=args.data_dir)
-    x, y = ssl_data.load_tfds("fashion_mnist", "train", **options)
-    x_test, y_test = ssl_data.load_tfds("fashion_mnist", "test", **options)
-    x_mnist, _ = ssl_data.load_tfds("mnist", "test", **options)
-    noise = ssl_data.uniform_noise(len(x_test), x.shape[1:], seed=args.seed)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "num_classes": 10,
-        "input_shape": x.shape[1:],
-        "ood": {"mnist": x_mnist, "uniform_noise": noise},
-    }
+from keras_ssl.recipes import get_recipe
 
 
 def main():
@@ -71,8 +52,14 @@ def main():
     # (see keras_ssl/recipes/duq_recipe.py for each source).
     options = {}
     if args.dataset == "fashion_mnist":
-        try:
-            options["data"] = load_fashion_mnist(args)
+        try:  # Fashion-MNIST in; MNIST and uniform noise out
+            options["data"] = get_recipe("duq").tfds_data(
+                "fashion_mnist",
+                ("mnist",),
+                seed=args.seed,
+                channels=1,
+                data_dir=args.data_dir,
+            )
         except ValueError as error:  # a TFDS set not prepared here
             parser.error(
                 f"{error}\n--dataset fashion_mnist needs the TFDS sets "

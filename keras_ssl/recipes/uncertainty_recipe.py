@@ -88,6 +88,56 @@ class UncertaintyRecipe(Recipe):
             "raw_input_shape": (8, 8, 1),
         }
 
+    def tfds_data(
+        self,
+        dataset,
+        ood_datasets,
+        seed=0,
+        image_size=None,
+        channels=None,
+        data_dir=None,
+    ):
+        """A TensorFlow Datasets image set and its OOD sets, as `load_data`.
+
+        For `keras_ssl.run.train(..., data=...)` (the examples' paper
+        datasets). In distribution: the `train` and `test` splits of
+        `dataset`; out of distribution: the `test` split of each of
+        `ood_datasets` (named as given) and uniform noise of the test
+        set's size. Read with `keras_ssl.data.load_tfds` (nothing is
+        downloaded: an unprepared set raises its `ValueError`).
+        `num_classes` is the largest training label + 1.
+
+        Args:
+            dataset: the in-distribution TFDS name (e.g. `"cifar10"`).
+            ood_datasets: TFDS names of the OOD sets (e.g.
+                `("svhn_cropped",)`).
+            seed: the seed of the noise.
+            image_size, channels, data_dir: passed to `load_tfds` for
+                every set, so all have one shape.
+        """
+        options = dict(
+            image_size=image_size, channels=channels, data_dir=data_dir
+        )
+        x, y = ssl_data.load_tfds(dataset, "train", **options)
+        x_test, y_test = ssl_data.load_tfds(dataset, "test", **options)
+        ood = {
+            name: ssl_data.load_tfds(name, "test", **options)[0]
+            for name in ood_datasets
+        }
+        ood["uniform_noise"] = ssl_data.uniform_noise(
+            len(x_test), x.shape[1:], seed=seed
+        )
+        return {
+            "kind": "image",
+            "x_train": x,
+            "y_train": y,
+            "x_test": x_test,
+            "y_test": y_test,
+            "num_classes": int(y.max()) + 1,
+            "input_shape": x.shape[1:],
+            "ood": ood,
+        }
+
     def encoder(self, data, config):
         """The backbone for `data`: an MLP for 2-D data, else a small CNN."""
         if data["kind"] == "tabular":

@@ -1,8 +1,15 @@
 """Uncertainty and out-of-distribution methods."""
 
+from keras_ssl.uncertainty.belief_matching import BeliefMatching
 from keras_ssl.uncertainty.duq import DUQ
 from keras_ssl.uncertainty.gram_detector import GramDetector
 from keras_ssl.uncertainty.sde_net import SDENet
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
 
-__all__ = ["DUQ", "GramDetector", "SDENet", "SoftmaxClassifier"]
+__all__ = [
+    "BeliefMatching",
+    "DUQ",
+    "GramDetector",
+    "SDENet",
+    "SoftmaxClassifier",
+]

@@ -143,3 +143,37 @@ def test_load_dataset_dispatch(data_dir):
     assert x_train.shape == (20, 6, 6, 3) and x_test.shape == (8, 6, 6, 3)
     with pytest.raises(ValueError, match="digits"):
         load_dataset("no_such_dataset_xyz")
+
+
+def test_uncertainty_recipes_read_a_tfds_set_with_its_ood_sets(data_dir):
+    from keras_ssl.recipes import get_recipe
+
+    recipe = get_recipe("softmax")
+    data = recipe.tfds_data(
+        "keras_ssl_fake_rgb",
+        ("keras_ssl_fake_gray",),
+        seed=3,
+        image_size=4,
+        channels=3,
+        data_dir=data_dir,
+    )
+    assert data["x_train"].shape == (SIZES["train"], 4, 4, 3)
+    assert data["x_test"].shape == (SIZES["test"], 4, 4, 3)
+    assert data["num_classes"] == 3 and data["input_shape"] == (4, 4, 3)
+    assert set(data["ood"]) == {"keras_ssl_fake_gray", "uniform_noise"}
+    gray = data["ood"]["keras_ssl_fake_gray"]
+    assert gray.shape == (SIZES["test"], 4, 4, 3)
+    # The prepared gray images, made RGB: three equal channels.
+    np.testing.assert_allclose(gray[..., 0], gray[..., 2])
+    noise = data["ood"]["uniform_noise"]
+    assert noise.shape == data["x_test"].shape
+    assert not np.allclose(noise[..., 0], noise[..., 2])
+
+    class MeanPixel:  # uniform probabilities, score = mean pixel
+        def classify(self, x):
+            score = tf.reduce_mean(x, axis=(1, 2, 3))
+            probs = tf.ones((tf.shape(x)[0], 3)) / 3
+            return {"probs": probs, "certainty": 0 * score, "ood_score": score}
+
+    metrics = recipe.evaluate(MeanPixel(), data)
+    assert set(metrics["ood"]) == {"keras_ssl_fake_gray", "uniform_noise"}
