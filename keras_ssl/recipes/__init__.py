@@ -1,7 +1,9 @@
 """What the `keras-ssl` command line knows how to train, by name."""
 
 from keras_ssl.recipes.duq_recipe import DUQRecipe
+from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
+from keras_ssl.recipes.pcl_recipe import PCLRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
 from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
@@ -11,7 +13,9 @@ RECIPES = {
     recipe.name: recipe
     for recipe in (
         DUQRecipe(),
+        MoCoRecipe(),
         NATRecipe(),
+        PCLRecipe(),
         SoftmaxRecipe(),
     )
 }
