@@ -33,3 +33,18 @@ def uniform(images, low, high, seed):
     return tf.random.stateless_uniform(
         tf.shape(images)[:1], seed, low, high, dtype=images.dtype
     )
+
+
+def check_interval(values, name, rule, upper=None):
+    """`(low, high)` floats satisfying `rule` with `low <= high`."""
+    try:
+        low, high = (check_number(v, name, rule) for v in values)
+    except (TypeError, ValueError):
+        low = high = None
+    if low is None or low > high or (upper is not None and high > upper):
+        bound = "" if upper is None else f" and high <= {upper}"
+        raise ValueError(
+            f"{name} must be (low, high), numbers {rule} with low <= high"
+            f"{bound}; got {values!r}"
+        )
+    return low, high

@@ -3,9 +3,9 @@ import math
 import tensorflow as tf
 
 from keras_ssl.augment._images import check_images
+from keras_ssl.augment._images import check_interval
 from keras_ssl.augment._images import coin
 from keras_ssl.augment._images import uniform
-from keras_ssl.core._checks import check_number
 
 
 def random_gaussian_blur(images, seed, sigma=(0.1, 2.0), probability=0.5):
@@ -39,11 +39,7 @@ def random_gaussian_blur(images, seed, sigma=(0.1, 2.0), probability=0.5):
     ```
     """
     images = tf.cast(check_images(images), "float32")
-    low, high = (check_number(s, "sigma", "> 0") for s in sigma)
-    if low > high:
-        raise ValueError(
-            f"sigma must be (low, high) with low <= high; got {sigma}"
-        )
+    low, high = check_interval(sigma, "sigma", "> 0")
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     sigmas = uniform(images, low, high, seeds[0])[:, None, None]
     radius = math.ceil(3 * high)

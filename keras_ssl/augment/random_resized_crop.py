@@ -3,8 +3,8 @@ import math
 import tensorflow as tf
 
 from keras_ssl.augment._images import check_images
+from keras_ssl.augment._images import check_interval
 from keras_ssl.augment._images import uniform
-from keras_ssl.core._checks import check_number
 
 
 def random_resized_crop(images, seed, scale=(0.2, 1.0), ratio=(0.75, 4 / 3)):
@@ -40,18 +40,8 @@ def random_resized_crop(images, seed, scale=(0.2, 1.0), ratio=(0.75, 4 / 3)):
     ```
     """
     images = check_images(images)
-    low, high = (check_number(s, "scale", "> 0") for s in scale)
-    if high > 1:
-        raise ValueError(f"scale must lie in (0, 1]; got {scale}")
-    if low > high:
-        raise ValueError(
-            f"scale must be (low, high) with low <= high; got {scale}"
-        )
-    ratio_low, ratio_high = (check_number(r, "ratio", "> 0") for r in ratio)
-    if ratio_low > ratio_high:
-        raise ValueError(
-            f"ratio must be (low, high) with low <= high; got {ratio}"
-        )
+    low, high = check_interval(scale, "scale", "> 0", upper=1)
+    ratio_low, ratio_high = check_interval(ratio, "ratio", "> 0")
     images = tf.cast(images, "float32")
     shape = tf.shape(images)
     height = tf.cast(shape[1], "float32")

@@ -3,9 +3,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ssl.core._checks import assert_sample_index
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_integers
 from keras_ssl.core._checks import check_number
+from keras_ssl.core._checks import check_sample_index
 from keras_ssl.core.distribution import all_gather
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.evaluation.predict_in_batches import predict_in_batches
@@ -376,18 +378,7 @@ class PCL(MoCo):
                 "sample indices as y, e.g. model.fit((x1, x2), "
                 "np.arange(len(x1)))"
             )
-        index = np.asarray(y)
-        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
-            raise ValueError(
-                "y (sample indices) must be a 1-D integer array; got dtype "
-                f"{index.dtype} and shape {index.shape}"
-            )
-        if len(index) and (index.min() < 0 or index.max() >= self.num_samples):
-            raise ValueError(
-                f"y (sample indices) must lie in [0, num_samples="
-                f"{self.num_samples}); got values in [{index.min()}, "
-                f"{index.max()}]"
-            )
+        check_sample_index(y, self.num_samples)
 
     def _check_fit(self, arguments):
         super()._check_fit(arguments)
@@ -566,14 +557,4 @@ def _check_index(index, num_samples):
             "PCL trains on ((query_view, key_view), index) batches: the "
             "sample index is missing"
         )
-    index = ops.cast(ops.reshape(index, (-1,)), "int32")
-    checks = [
-        tf.debugging.assert_less(
-            index, num_samples, message=f"sample index must be < {num_samples}"
-        ),
-        tf.debugging.assert_non_negative(
-            index, message="sample index must be >= 0"
-        ),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(index)
+    return assert_sample_index(index, num_samples)
