@@ -19,8 +19,12 @@ and exports the encoder with an `embed` endpoint.
     python examples/pcl.py --method moco             # the control
     python examples/pcl.py --channels 3 --mlp --aug-plus --cos   # v2 options
     python examples/pcl.py --dataset cifar10 --image-size 32 --channels 3 \\
-        --mlp --aug-plus --cos --num-clusters 250 500 1000 --negatives 128 \\
-        --queue-size 4096 --batch-size 128 --epochs 200 --warmup-epochs 20
+        --mlp --aug-plus --cos --num-clusters 1000 2000 4000 --negatives 512 \\
+        --queue-size 512 --batch-size 256 --epochs 200 --warmup-epochs 20
+
+(`r` = 512 and k = 1000/2000/4000 are those of a CIFAR-10 reproduction
+in the official repository's issue 7, with a ResNet-18 there; the small
+CNN stands in here.)
 
 PCL v2 is PCL with the three v2 options of the official code: `--mlp`
 (an MLP projection head), `--aug-plus` (MoCo v2 augmentation: random

@@ -34,8 +34,9 @@ class PCLRecipe(MoCoRecipe):
           (scikit-learn), the paper's measure of cluster quality.
     Both are left out if no E-step ran (`epochs <= warmup_epochs`).
 
-    Plots: the PCA map of the training embeddings coloured by cluster
-    (smallest k, `cluster_map.png`) and the same points coloured by label
+    Plots: the PCA map of the training images' momentum embeddings (the
+    space the E-step clusters) coloured by cluster (smallest k,
+    `cluster_map.png`) and the same points coloured by label
     (`cluster_label_map.png`), besides the test embedding map.
     """
 
@@ -84,7 +85,8 @@ class PCLRecipe(MoCoRecipe):
         metrics["cluster_ami"] = ami
         if run_dir is not None:
             plots = os.path.join(run_dir, "plots")
-            features = evaluation.encoder_features(model, data["x_train"])
+            # The space k-means clustered: the momentum embeddings.
+            features = model.momentum_features(data["x_train"])
             k = model.num_clusters[0]
             for name, colours, what in (
                 ("cluster_map", model.assignments[0], f"cluster (k = {k})"),
@@ -94,6 +96,6 @@ class PCLRecipe(MoCoRecipe):
                     features,
                     np.asarray(colours),
                     path=os.path.join(plots, f"{name}.png"),
-                    title=f"{self.name}: training embeddings by {what}",
+                    title=f"{self.name}: momentum embeddings by {what}",
                 )
         return metrics

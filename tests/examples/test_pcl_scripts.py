@@ -97,7 +97,13 @@ def test_pcl_estep_benchmark_compares_faiss_and_sklearn(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(output.read_text())["results"]
-    assert [r["engine"] for r in rows] == ["faiss", "faiss_1_thread", "sklearn"]
+    assert [r["engine"] for r in rows] == [
+        "faiss",
+        "faiss_1_thread",
+        "sklearn",
+        "sklearn_1_thread",
+    ]
+    assert rows[0]["iterations"] == 100 and 0 < rows[2]["iterations"] <= 100
     assert rows[0]["vs_faiss"] == 1.0
     # Same data, same k: the two engines find clusterings of similar cost.
     assert rows[2]["objective"] == pytest.approx(rows[0]["objective"], rel=0.1)
