@@ -65,6 +65,13 @@ class MoCoRecipe(RepresentationRecipe):
                 f"--set augmentation must be one of {AUGMENTATIONS}; got "
                 f"{config['augmentation']!r}"
             )
+        channels = data["input_shape"][-1]
+        if config["augmentation"] != "digits" and channels != 3:
+            raise ValueError(
+                f"--set augmentation={config['augmentation']} (colour jitter, "
+                f"grayscale) needs RGB images; these have {channels} "
+                "channel(s)"
+            )
         return super().build_model(data, config, steps_per_epoch)
 
     def augment(self, batch, seed, config):

@@ -18,9 +18,11 @@ class PCLRecipe(MoCoRecipe):
     experiment clustered 10 digit classes into 20/40/80, but the official
     negative sampling needs every k to be at least the negatives plus the
     batch (100): with 1,257 images that means over-clustering, as the PCL
-    author recommends for CIFAR-10 (100 < k < 1000). faiss runs on one
-    thread (`kmeans_threads`), which is 10x faster than two on 2 busy
-    cores for so few points.
+    author recommends for CIFAR-10 (100 < k < 1000); faiss prints a
+    harmless "please provide at least k * 10 training points" warning for
+    k > 125 (its `min_points_per_centroid` is the official 10). faiss runs
+    on one thread (`kmeans_threads`), which is 10x faster than two on 2
+    busy cores for so few points.
 
     Metrics besides the representation probes:
         - `proto_accuracy`: Acc@Proto of the final model over all

@@ -228,9 +228,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, method, dataset):
     b = json.loads((resumed / "run.json").read_text())
     assert b["epochs_this_session"] == 2
     assert a["final_logs"] == pytest.approx(b["final_logs"], rel=1e-5)
-    flat = {
-        k: v for k, v in a["metrics"].items() if not isinstance(v, dict)
-    }
+    flat = {k: v for k, v in a["metrics"].items() if not isinstance(v, dict)}
     assert flat == pytest.approx({k: b["metrics"][k] for k in flat}, rel=1e-5)
     ma = keras.saving.load_model(str(straight / "model.keras"))
     mb = keras.saving.load_model(str(resumed / "model.keras"))

@@ -48,14 +48,6 @@ def test_pcl_example_runs_with_the_v2_options(tmp_path):
     assert (tmp_path / "saved_models" / "pcl" / "1" / "saved_model.pb").exists()
 
 
-def test_pcl_example_explains_a_missing_tfds_set(tmp_path):
-    result = run_script(
-        "examples/pcl.py", "--dataset", "cifar10", "--data-dir", str(tmp_path)
-    )
-    assert result.returncode == 2
-    assert "cifar10" in result.stderr and "Traceback" not in result.stderr
-
-
 def test_pcl_step_benchmark_reports_ratios(tmp_path):
     output = tmp_path / "pcl_step.json"
     result = run_script(
