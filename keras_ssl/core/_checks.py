@@ -148,3 +148,47 @@ def check_activation(activation, name, allow_none=False):
             f"got {activation!r}"
         ) from error
     return activation
+
+
+def check_sample_index(index, num_samples, unique=False):
+    """`index` as a 1-D integer array of sample indices in `[0, n)`.
+
+    For the methods that keep per-sample state and train on `(x, index)`
+    (NAT, PCL): checks the `y` that `fit` receives before any step runs.
+    With `unique=True` an index may appear only once.
+    """
+    index = np.asarray(index)
+    if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(
+            "y must be a 1-D integer array of sample indices; got dtype "
+            f"{index.dtype} and shape {index.shape}"
+        )
+    if len(index) and (index.min() < 0 or index.max() >= num_samples):
+        raise ValueError(
+            f"y (sample indices) must lie in [0, num_samples={num_samples})"
+            f"; got values in [{index.min()}, {index.max()}]"
+        )
+    if unique and len(np.unique(index)) != len(index):
+        raise ValueError("y (sample indices) must not repeat")
+    return index
+
+
+def assert_sample_index(index, num_samples):
+    """In-graph check of a batch's sample indices; returns them as int32.
+
+    The graph counterpart of `check_sample_index` for `tf.data` batches:
+    a `tf.errors.InvalidArgumentError` names the bound an index breaks.
+    """
+    import tensorflow as tf
+
+    index = tf.cast(tf.reshape(index, (-1,)), "int32")
+    checks = [
+        tf.debugging.assert_less(
+            index, num_samples, message=f"sample index must be < {num_samples}"
+        ),
+        tf.debugging.assert_non_negative(
+            index, message="sample index must be >= 0"
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(index)

@@ -3,7 +3,9 @@
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
+from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
+from keras_ssl.recipes.pcl_recipe import PCLRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
 from keras_ssl.recipes.sdenet_recipe import SDENetRecipe
@@ -18,7 +20,9 @@ RECIPES = {
         BeliefMatchingRecipe(),
         DUQRecipe(),
         GramRecipe(),
+        MoCoRecipe(),
         NATRecipe(),
+        PCLRecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),
         TSMERecipe(),

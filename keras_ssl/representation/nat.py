@@ -4,7 +4,9 @@ import tensorflow as tf
 from keras import ops
 from scipy.optimize import linear_sum_assignment
 
+from keras_ssl.core._checks import assert_sample_index
 from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_sample_index
 from keras_ssl.core.distribution import all_gather
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.method import Method
@@ -196,24 +198,7 @@ class NAT(Method):
     def check_fit_data(self, x, y):
         if isinstance(x, tf.data.Dataset) or y is None:
             return
-        index = np.asarray(y)
-        if index.ndim != 1 or not np.issubdtype(index.dtype, np.integer):
-            raise ValueError(
-                "NAT trains on (images, index) pairs: y must be a 1-D integer "
-                f"array of sample indices; got dtype {index.dtype} and shape "
-                f"{index.shape}"
-            )
-        if len(index) and (index.min() < 0 or index.max() >= self.num_samples):
-            raise ValueError(
-                f"y (sample indices) must lie in [0, num_samples="
-                f"{self.num_samples}); got values in [{index.min()}, "
-                f"{index.max()}]"
-            )
-        if len(np.unique(index)) != len(index):
-            raise ValueError(
-                "y (sample indices) must not repeat: each image owns exactly "
-                "one target"
-            )
+        check_sample_index(y, self.num_samples, unique=True)
 
     def compute_losses(self, data, training=False):
         x, index = self._unpack(data)
@@ -281,19 +266,7 @@ class NAT(Method):
             )
         if sample_weight is not None:
             raise ValueError("NAT does not support sample weights")
-        index = ops.cast(ops.reshape(index, (-1,)), "int32")
-        checks = [
-            tf.debugging.assert_less(
-                index,
-                self.num_samples,
-                message=f"sample index must be < {self.num_samples}",
-            ),
-            tf.debugging.assert_non_negative(
-                index, message="sample index must be >= 0"
-            ),
-        ]
-        with tf.control_dependencies(checks):
-            return x, tf.identity(index)
+        return x, assert_sample_index(index, self.num_samples)
 
 
 def assign_targets(scores):
