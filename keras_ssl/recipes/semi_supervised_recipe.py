@@ -30,11 +30,12 @@ class SemiSupervisedRecipe(Recipe):
     shifted by up to `max_shift` pixels and gets Gaussian noise of
     standard deviation `noise` in `tf.data`, with stateless seeds, so
     `--resume` sees the batches of an uninterrupted run. A method asks
-    for its number of views with `views(config)`. To train on other
+    for its number of views with `views(config)` (and of labeled views
+    with `labeled_views(config)`, by default the same). To train on other
     arrays (`keras_ssl.run.train(..., data=...)`), give a dict with
     `x_labeled`, `y_labeled`, `x_train` (the unlabeled inputs), `x_test`,
-    `y_test`, `num_classes` and `input_shape`, as `examples/tsme.py`
-    builds from a TFDS set; it is checked before anything is written.
+    `y_test`, `num_classes` and `input_shape`, as `tfds_data` builds from
+    a TFDS set; it is checked before anything is written.
 
     Network (`backbone`): `"conv_dense"` (default) is
     `backbones.conv_dense` with `filters` and `units`, the notes' digits
@@ -102,6 +103,39 @@ class SemiSupervisedRecipe(Recipe):
             "raw_input_shape": (8, 8, 1),
         }
 
+    def tfds_data(
+        self, dataset, labels_per_class, seed=0, channels=3, data_dir=None
+    ):
+        """A TensorFlow Datasets image set in the `load_data` format.
+
+        For `keras_ssl.run.train(..., data=...)` (the examples' paper
+        datasets, e.g. CIFAR-10 / SVHN with the Oliver et al. label
+        counts): the `train` split, of which `labels_per_class` images per
+        class keep their label (`semi_supervised_split` with `seed`) and
+        the rest are the unlabeled pool, and the `test` split. Read with
+        `keras_ssl.data.load_tfds` (nothing is downloaded: an unprepared
+        set raises its `ValueError`). `num_classes` is the largest
+        training label + 1.
+        """
+        options = dict(channels=channels, data_dir=data_dir)
+        x, y = ssl_data.load_tfds(dataset, "train", **options)
+        x_test, y_test = ssl_data.load_tfds(dataset, "test", **options)
+        split = ssl_data.semi_supervised_split(
+            x, y, labels_per_class=labels_per_class, seed=seed
+        )
+        return {
+            "kind": "image",
+            "seed": seed,
+            "x_labeled": split["labeled"][0],
+            "y_labeled": split["labeled"][1],
+            "x_train": split["unlabeled"],
+            "y_unlabeled": split["unlabeled_labels"],
+            "x_test": x_test,
+            "y_test": y_test,
+            "num_classes": int(y.max()) + 1,
+            "input_shape": x.shape[1:],
+        }
+
     @staticmethod
     def split(data):
         """The `{"labeled": (x, y), "unlabeled": x_u}` split of `data`."""
@@ -113,6 +147,10 @@ class SemiSupervisedRecipe(Recipe):
     def views(self, config):
         """Views of each input per step the method needs (default 1)."""
         return 1
+
+    def labeled_views(self, config):
+        """Views of each labeled input per step (default: `views`)."""
+        return self.views(config)
 
     def augment(self, batch, seed, config):
         """One view of a batch of images: a random shift, then noise."""
@@ -135,7 +173,8 @@ class SemiSupervisedRecipe(Recipe):
         """The zipped stream of epochs `initial_epoch .. epochs - 1`.
 
         `batch_size` is the unlabeled batch; `views` defaults to the
-        method's `views(config)`.
+        method's `views(config)` and `labeled_views(config)` (a given
+        `views` is used for both streams).
         """
         config = dict(self.defaults if config is None else config)
         return ssl_data.semi_supervised_dataset(
@@ -145,6 +184,9 @@ class SemiSupervisedRecipe(Recipe):
             seed=seed,
             augment=lambda x, key: self.augment(x, key, config),
             views=self.views(config) if views is None else views,
+            labeled_views=(
+                self.labeled_views(config) if views is None else views
+            ),
             initial_epoch=initial_epoch,
             epochs=epochs,
             num_classes=data["num_classes"],
