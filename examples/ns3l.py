@@ -36,11 +36,6 @@ import os
 
 import keras_ssl
 
-# Oliver et al. (2018): the standard label counts and augmentation.
-TFDS = {
-    "cifar10": {"labels_per_class": 400, "max_shift": 2, "noise": 0.15},
-    "svhn_cropped": {"labels_per_class": 100, "max_shift": 2, "noise": 0.0},
-}
 # TS + NS3L: the Pi-model (TS, 2 passes, ME off) with the NS3L term.
 TS_NS3L = {"mutual_exclusivity_weight": 0.0, "negative_sampling_weight": 1.0}
 
@@ -48,7 +43,12 @@ TS_NS3L = {"mutual_exclusivity_weight": 0.0, "negative_sampling_weight": 1.0}
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--dataset", default="digits", choices=("digits", *TFDS)
+        "--dataset",
+        default="digits",
+        choices=(
+            "digits",
+            *keras_ssl.recipes.SemiSupervisedRecipe.tfds_settings,
+        ),
     )
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
     parser.add_argument(
@@ -76,23 +76,16 @@ def main():
     options = {}
     if args.labels_per_class is not None:
         config["labels_per_class"] = args.labels_per_class
-    if args.dataset in TFDS:
-        config = {**TFDS[args.dataset], "backbone": "wide_resnet", **config}
+    if args.dataset in recipe.tfds_settings:
         try:
-            options["data"] = recipe.tfds_data(
-                args.dataset,
-                config["labels_per_class"],
-                seed=args.seed,
-                data_dir=args.data_dir,
+            options["data"], config = recipe.tfds_run(
+                args.dataset, config, args.seed, args.epochs, args.data_dir
             )
         except ValueError as error:  # a TFDS set not prepared here
             parser.error(
                 f"{error}\n--dataset {args.dataset} needs the TFDS set "
                 "prepared locally"
             )
-        epochs = args.epochs or recipe.epochs
-        steps = -(-len(options["data"]["x_train"]) // recipe.batch_size)
-        config["ramp_up_steps"] = int(0.4 * epochs * steps)
     run = keras_ssl.run.train(
         method,
         args.output,

@@ -32,7 +32,9 @@ class NS3L(SemiSupervisedClassifier):
        normalises with the batch's statistics without updating the
        running ones), BatchNorm runs in training mode but its moving
        statistics are left unchanged: the pass runs inside a
-       `keras.StatelessScope`, which drops every variable update.
+       `keras.StatelessScope`, which drops every variable update of the
+       pass (and the losses layers add in `call`, such as activity
+       regularizers; weight regularizers count as usual).
 
     The loss is `supervised + r(t) * weight * l_NS`, `l_NS` the mean over
     the unlabeled samples of `-log clamp(1 - sum_{c in N(x)} p_c(x), 1e-8,
