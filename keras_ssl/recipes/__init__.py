@@ -5,6 +5,7 @@ from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
+from keras_ssl.recipes.ns3l_recipe import NS3LRecipe
 from keras_ssl.recipes.pcl_recipe import PCLRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
@@ -22,6 +23,7 @@ RECIPES = {
         GramRecipe(),
         MoCoRecipe(),
         NATRecipe(),
+        NS3LRecipe(),
         PCLRecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),
