@@ -16,6 +16,7 @@ _SUBMODULES = (
     "data",
     "evaluation",
     "export",
+    "generative",
     "layers",
     "recipes",
     "run",

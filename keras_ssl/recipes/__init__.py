@@ -2,10 +2,12 @@
 
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
+from keras_ssl.recipes.generative_recipe import GenerativeRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.pcl_recipe import PCLRecipe
+from keras_ssl.recipes.pga_recipe import PGARecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
 from keras_ssl.recipes.sdenet_recipe import SDENetRecipe
@@ -23,6 +25,7 @@ RECIPES = {
         MoCoRecipe(),
         NATRecipe(),
         PCLRecipe(),
+        PGARecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),
         TSMERecipe(),
@@ -41,6 +44,7 @@ def get_recipe(name):
 
 
 __all__ = [
+    "GenerativeRecipe",
     "RECIPES",
     "Recipe",
     "RepresentationRecipe",
