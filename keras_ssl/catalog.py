@@ -44,6 +44,11 @@ CATALOG = {
         "Li et al., ICLR 2021 (Prototypical Contrastive Learning)",
         ("digits",),
     ),
+    "pga": (
+        "generative",
+        "Zhang et al., ICML 2020 (PGA: LPGA, VPGA)",
+        ("digits",),
+    ),
     "sdenet": (
         "uncertainty",
         "Kong et al., ICML 2020 (SDE-Net)",
