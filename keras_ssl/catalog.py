@@ -36,7 +36,7 @@ CATALOG = {
     ),
     "ns3l": (
         "semi_supervised",
-        "Chen et al., ICML 2020 (NS3L, negative sampling)",
+        "Chen, Shah & Kyrillidis, ICML 2020 (NS3L)",
         ("digits",),
     ),
     "pcl": (
@@ -46,7 +46,7 @@ CATALOG = {
     ),
     "pga": (
         "generative",
-        "Zhang et al., ICML 2020 (PGA: LPGA, VPGA)",
+        "Zhang et al., ICML 2020 (PGA)",
         ("digits",),
     ),
     "sdenet": (
