@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -311,6 +312,29 @@ class DUQ(Method):
     def check_fit_data(self, x, y):
         if y is not None and not isinstance(x, tf.data.Dataset):
             check_class_ids(y, self.num_classes)
+
+    def check_initial_state(self, inputs):
+        """Stops a run whose kernels start at the -100 log clamp.
+
+        Below the clamp the loss of the true class is constant, so no
+        gradient reaches the network and training "succeeds" without
+        learning (`length_scale=0.01` on digits: an initial log-kernel
+        near -4,800). Measured on the first batch: the median over its
+        samples of the largest log-kernel.
+        """
+        if inputs is None:
+            return
+        log_k = ops.convert_to_numpy(self.log_kernels(inputs, training=False))
+        start = float(np.median(log_k.max(axis=-1)))
+        if not start > LOG_CLAMP:
+            raise ValueError(
+                f"length_scale={self.length_scale} is too small for these "
+                f"inputs: the initial log-kernel of the first batch is "
+                f"{start:.4g} (median over samples of the largest class "
+                f"kernel), at or below the clamp {LOG_CLAMP:g}, where no "
+                "gradient flows. Try a larger length_scale (0.1 or 0.3 on "
+                "digits; log K scales as 1 / length_scale**2)."
+            )
 
     def after_step(self, data):
         self.update_centroids(*_unpack(data))

@@ -439,3 +439,24 @@ def test_duq_flags_uniform_noise_on_digits():
     assert duq["accuracy"] >= 0.95
     assert duq["auroc_uniform_noise"] > softmax["auroc_uniform_noise"]
     assert duq["auroc_uniform_noise"] > 0.9
+
+
+def test_a_vanishing_kernel_stops_before_the_first_step():
+    # At length_scale 0.01 the kernels of `_batch` start near exp(-600):
+    # below the -100 clamp no gradient flows and a run would "succeed"
+    # without learning (issue: `--set length_scale=0.01` on digits).
+    x, y = _batch()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH)
+    for data in ((x, y), (dataset,)):
+        model, _ = _fixed_model(length_scale=0.01)
+        model.compile(optimizer=keras.optimizers.SGD(0.01))
+        with pytest.raises(
+            ValueError, match=r"length_scale=0\.01 .*log-kernel"
+        ):
+            model.fit(*data, epochs=1, verbose=0)
+        assert int(model.optimizer.iterations) == 0
+    # The default-scale model trains.
+    model, _ = _fixed_model()
+    model.compile(optimizer=keras.optimizers.SGD(0.01))
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations) == 1
