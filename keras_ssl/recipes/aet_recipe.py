@@ -52,6 +52,14 @@ class AETRecipe(RepresentationRecipe):
     note's experiment). `backbone="network_in_network"` builds the
     official 4-block NIN (probe it at `block2_output`).
 
+    Optimiser knobs: `optimizer` ("adam" or "sgd"), `learning_rate`,
+    `momentum` (SGD only), and `lr_milestones` / `lr_decay` (the rate is
+    multiplied by `lr_decay` at each milestone epoch). The official CIFAR
+    schedule is `--set optimizer=sgd --set learning_rate=0.1 --set
+    lr_milestones=240,480,640,800` (x0.2 each; its linear tail after
+    epoch 999, Nesterov momentum and weight decay 5e-4 are not
+    reproduced).
+
     Metrics besides the representation probes, on pairs made from the
     held-out test images with a fixed seed:
         - `pretext_mse`: the decoder's mean squared error on the
@@ -72,6 +80,9 @@ class AETRecipe(RepresentationRecipe):
     settings = {
         "optimizer": "adam",
         "learning_rate": 1e-3,
+        "momentum": 0.9,
+        "lr_milestones": (),
+        "lr_decay": 0.2,
         "image_size": 16,
         "backbone": "small_cnn",
         "widths": (16, 32, 64),
@@ -87,6 +98,11 @@ class AETRecipe(RepresentationRecipe):
     }
     epochs = 100
     batch_size = 100
+
+    def compile_arguments(self, config, steps_per_epoch=None):
+        # The random-init copy the evaluation builds is never trained, so
+        # a schedule needs no real epoch length there.
+        return super().compile_arguments(config, steps_per_epoch or 1)
 
     def transform_options(self, config):
         """The sampler options of `config["transform"]` from `config`."""
