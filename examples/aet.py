@@ -55,8 +55,7 @@ def load_cifar(args):
         data_dir=args.data_dir,
         max_examples=args.max_examples,
     )
-    x, y = data.load_tfds("cifar10", "train", **options)
-    x_test, y_test = data.load_tfds("cifar10", "test", **options)
+    (x, y), (x_test, y_test) = data.load_dataset("cifar10", **options)
     return {
         "kind": "image",
         "x_train": x,

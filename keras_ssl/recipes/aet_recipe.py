@@ -98,6 +98,12 @@ class AETRecipe(RepresentationRecipe):
     }
     epochs = 100
     batch_size = 100
+    setting_rules = {
+        "backbone": BACKBONES,
+        "transform": ("affine", "projective"),
+        "max_shift": "int >= 0",
+        "flip": (False, True),
+    }
 
     def compile_arguments(self, config, steps_per_epoch=None):
         # The random-init copy the evaluation builds is never trained, so

@@ -258,6 +258,21 @@ def test_bad_fit_data_fails_before_training(fit, match):
         np.testing.assert_array_equal(before, np.asarray(after))
 
 
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("backbone", "resnet", "backbone must be one of small_cnn"),
+        ("transform", "crop", "transform must be one of affine, projective"),
+        ("max_shift", -1, "max_shift"),
+    ],
+)
+def test_bad_recipe_settings_are_clear_errors(key, value, match):
+    recipe = get_recipe("aet")
+    config = {**recipe.resolve_config({}, "digits"), key: value}
+    with pytest.raises(ValueError, match=match):
+        recipe.check_settings(config)
+
+
 def test_transformation_pairs_refuses_unknown_options():
     with pytest.raises(ValueError, match="transform must be one of"):
         transformation_pairs(np.zeros((2, 8, 8, 1)), [0, 0], "crop")
