@@ -31,7 +31,7 @@ class AETRecipe(RepresentationRecipe):
     narrow 4-8-16: with the narrow one the pretext error stays at about
     60% of the trivial predictor's after 100 epochs (as the note
     measured, and here: 0.61 of trivial, seed 0), with this one it falls
-    to about 38% (the note's wide 32-64-128 reaches 35% at 1.6 times the
+    to about 39% (the note's wide 32-64-128 reaches 35% at 1.6 times the
     cost). `--set widths=4,8,16` trains the note's narrow encoder. The
     encoder is probed at `block2_pool`, the pooled block-2 map (4x4x32 =
     512 features), as the AET/RotNet protocol probes block 2; the final
