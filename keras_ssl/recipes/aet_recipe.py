@@ -163,16 +163,18 @@ class AETRecipe(RepresentationRecipe):
         squared = (predicted - target) ** 2
         variance = target.var(axis=0)
         groups = TARGET_GROUPS[model.transform]
-        metrics.update(
-            pretext_mse=float(squared.mean()),
-            trivial_mse=float(variance.mean()),
-            pretext_group_mse={
+        # The pretext first: `keras-ssl train` prints the first scalars.
+        metrics = {
+            "pretext_mse": float(squared.mean()),
+            "trivial_mse": float(variance.mean()),
+            "pretext_group_mse": {
                 g: float(squared[:, list(c)].mean()) for g, c in groups.items()
             },
-            trivial_group_mse={
+            "trivial_group_mse": {
                 g: float(variance[list(c)].mean()) for g, c in groups.items()
             },
-        )
+            **metrics,
+        }
         if run_dir is not None:
             plots = os.path.join(run_dir, "plots")
             evaluation.prediction_scatter(
