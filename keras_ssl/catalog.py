@@ -9,6 +9,11 @@ for entry, so the two cannot drift apart: a new recipe adds its line here.
 
 # name: (family, paper, datasets)
 CATALOG = {
+    "aet": (
+        "representation",
+        "Zhang et al., CVPR 2019 (AET)",
+        ("digits",),
+    ),
     "belief_matching": (
         "uncertainty",
         "Joo et al., ICML 2020 (Belief Matching)",

@@ -15,10 +15,12 @@ from keras_ssl.evaluation.certainty_map import certainty_map
 from keras_ssl.evaluation.confusion_matrix_plot import confusion_matrix_plot
 from keras_ssl.evaluation.embedding_map import embedding_map
 from keras_ssl.evaluation.encoder_features import encoder_features
+from keras_ssl.evaluation.feature_extractor import feature_extractor
 from keras_ssl.evaluation.frechet_distance import frechet_distance
 from keras_ssl.evaluation.frechet_distance import gaussian_frechet_distance
 from keras_ssl.evaluation.generative_metrics import generative_metrics
 from keras_ssl.evaluation.image_grids import image_grids
+from keras_ssl.evaluation.image_pair_grid import image_pair_grid
 from keras_ssl.evaluation.knn_accuracy import knn_accuracy
 from keras_ssl.evaluation.layer_deviations import layer_deviations
 from keras_ssl.evaluation.learning_curves import learning_curves
@@ -26,6 +28,7 @@ from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.ood_histograms import ood_histograms
 from keras_ssl.evaluation.ood_metrics import ood_metrics
 from keras_ssl.evaluation.predict_in_batches import predict_in_batches
+from keras_ssl.evaluation.prediction_scatter import prediction_scatter
 from keras_ssl.evaluation.probe_metrics import probe_metrics
 from keras_ssl.evaluation.reliability_diagram import reliability_diagram
 
@@ -42,6 +45,8 @@ __all__ = [
     "gaussian_frechet_distance",
     "generative_metrics",
     "image_grids",
+    "feature_extractor",
+    "image_pair_grid",
     "knn_accuracy",
     "learning_curves",
     "layer_deviations",
@@ -51,6 +56,7 @@ __all__ = [
     "ood_histograms",
     "ood_metrics",
     "predict_in_batches",
+    "prediction_scatter",
     "probe_metrics",
     "reliability_diagram",
 ]

@@ -1,5 +1,6 @@
 """What the `keras-ssl` command line knows how to train, by name."""
 
+from keras_ssl.recipes.aet_recipe import AETRecipe
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.generative_recipe import GenerativeRecipe
@@ -20,6 +21,7 @@ from keras_ssl.recipes.uncertainty_recipe import UncertaintyRecipe
 RECIPES = {
     recipe.name: recipe
     for recipe in (
+        AETRecipe(),
         BeliefMatchingRecipe(),
         DUQRecipe(),
         GramRecipe(),
