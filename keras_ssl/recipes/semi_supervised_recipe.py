@@ -30,7 +30,8 @@ class SemiSupervisedRecipe(Recipe):
     shifted by up to `max_shift` pixels and gets Gaussian noise of
     standard deviation `noise` in `tf.data`, with stateless seeds, so
     `--resume` sees the batches of an uninterrupted run. A method asks
-    for its number of views with `views(config)`. To train on other
+    for its number of views with `views(config)` (and of labeled views
+    with `labeled_views(config)`, by default the same). To train on other
     arrays (`keras_ssl.run.train(..., data=...)`), give a dict with
     `x_labeled`, `y_labeled`, `x_train` (the unlabeled inputs), `x_test`,
     `y_test`, `num_classes` and `input_shape`, as `examples/tsme.py`
@@ -114,6 +115,10 @@ class SemiSupervisedRecipe(Recipe):
         """Views of each input per step the method needs (default 1)."""
         return 1
 
+    def labeled_views(self, config):
+        """Views of each labeled input per step (default: `views`)."""
+        return self.views(config)
+
     def augment(self, batch, seed, config):
         """One view of a batch of images: a random shift, then noise."""
         shift_seed, noise_seed = tf.unstack(
@@ -135,7 +140,8 @@ class SemiSupervisedRecipe(Recipe):
         """The zipped stream of epochs `initial_epoch .. epochs - 1`.
 
         `batch_size` is the unlabeled batch; `views` defaults to the
-        method's `views(config)`.
+        method's `views(config)` and `labeled_views(config)` (a given
+        `views` is used for both streams).
         """
         config = dict(self.defaults if config is None else config)
         return ssl_data.semi_supervised_dataset(
@@ -145,6 +151,9 @@ class SemiSupervisedRecipe(Recipe):
             seed=seed,
             augment=lambda x, key: self.augment(x, key, config),
             views=self.views(config) if views is None else views,
+            labeled_views=(
+                self.labeled_views(config) if views is None else views
+            ),
             initial_epoch=initial_epoch,
             epochs=epochs,
             num_classes=data["num_classes"],
