@@ -1,6 +1,7 @@
 """What the `keras-ssl` command line knows how to train, by name."""
 
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
+from keras_ssl.recipes.ds3l_recipe import DS3LRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
@@ -18,6 +19,7 @@ RECIPES = {
     recipe.name: recipe
     for recipe in (
         BeliefMatchingRecipe(),
+        DS3LRecipe(),
         DUQRecipe(),
         GramRecipe(),
         MoCoRecipe(),

@@ -7,10 +7,11 @@ supervised loss, the replica-consistent dropout and the `classify`
 endpoint they share. `Supervised` is the labels-only control.
 """
 
+from keras_ssl.semi_supervised.ds3l import DS3L
 from keras_ssl.semi_supervised.semi_supervised_classifier import (
     SemiSupervisedClassifier,
 )
 from keras_ssl.semi_supervised.stability_me import StabilityME
 from keras_ssl.semi_supervised.supervised import Supervised
 
-__all__ = ["SemiSupervisedClassifier", "StabilityME", "Supervised"]
+__all__ = ["DS3L", "SemiSupervisedClassifier", "StabilityME", "Supervised"]
