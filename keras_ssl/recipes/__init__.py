@@ -3,10 +3,13 @@
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.ds3l_recipe import DS3LRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
+from keras_ssl.recipes.generative_recipe import GenerativeRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
+from keras_ssl.recipes.ns3l_recipe import NS3LRecipe
 from keras_ssl.recipes.pcl_recipe import PCLRecipe
+from keras_ssl.recipes.pga_recipe import PGARecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
 from keras_ssl.recipes.sdenet_recipe import SDENetRecipe
@@ -24,7 +27,9 @@ RECIPES = {
         GramRecipe(),
         MoCoRecipe(),
         NATRecipe(),
+        NS3LRecipe(),
         PCLRecipe(),
+        PGARecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),
         TSMERecipe(),
@@ -43,6 +48,7 @@ def get_recipe(name):
 
 
 __all__ = [
+    "GenerativeRecipe",
     "RECIPES",
     "Recipe",
     "RepresentationRecipe",
