@@ -32,6 +32,6 @@ def build_ds3l():
     )
     model.compile(
         optimizer=keras.optimizers.SGD(0.1),
-        weight_optimizer=keras.optimizers.SGD(1.0),
+        weight_optimizer=keras.optimizers.SGD(10.0),
     )
     return model

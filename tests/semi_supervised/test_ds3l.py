@@ -309,7 +309,9 @@ def test_method_contract(tmp_path):
 def test_the_contract_model_moves_its_weight_network():
     """What makes the contract's replica and resume checks see the
     meta-gradient: two steps move the weight network by far more than
-    the replica tolerance (1e-5)."""
+    the replica tolerance (1e-5). Seeded: over initialisations the
+    move ranges from about 1e-3 to 3e-2 (measured on 4 seeds)."""
+    keras.utils.set_random_seed(0)
     model = builders.build_ds3l()
     batch = builders.ds3l_batch()
     model(batch["labeled"][0][:1])
