@@ -59,18 +59,13 @@ CIFAR = {
 CIFAR_BATCH = 50
 
 
-def pi_model_config(config, num_classes):
+def pi_model_config(recipe, config, num_classes):
     """The Pi-model (`tsme` recipe) settings that match a DS3L config."""
     keys = ("labeled_batch", "learning_rate", "dropout", "ramp_up_steps")
     keys += ("max_shift", "noise", "backbone")
     return {
         **{k: config[k] for k in keys},
-        "num_passes": 2,
-        "mutual_exclusivity_weight": 0.0,
-        "stop_gradient_target": True,
-        # StabilityME sums the squared differences over the classes;
-        # DS3L's Pi-model cost is their mean.
-        "stability_weight": config["consistency_weight"] / num_classes,
+        **recipe.pi_model_arguments(config, num_classes),
     }
 
 
@@ -144,7 +139,7 @@ def main():
             epochs=epochs,
             batch_size=batch_size,
             seed=args.seed,
-            config=pi_model_config(config, data["num_classes"]),
+            config=pi_model_config(recipe, config, data["num_classes"]),
             data=data,
         )
         rows["Pi-model"] = pi.metrics["accuracy"]

@@ -121,6 +121,20 @@ class DS3LRecipe(SemiSupervisedRecipe):
             "input_shape": x.shape[1:],
         }
 
+    @staticmethod
+    def pi_model_arguments(config, num_classes):
+        """The `StabilityME` arguments of the Pi-model that matches a DS3L
+        config (the comparison of the example and the benchmark): 2
+        passes, ME off, the target detached and the same consistency
+        weight per sample (DS3L's cost is a mean over the classes,
+        `StabilityME`'s a sum)."""
+        return {
+            "num_passes": 2,
+            "mutual_exclusivity_weight": 0.0,
+            "stop_gradient_target": True,
+            "stability_weight": config["consistency_weight"] / num_classes,
+        }
+
     def views(self, config):
         return 2
 
