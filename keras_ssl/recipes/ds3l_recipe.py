@@ -57,6 +57,7 @@ class DS3LRecipe(SemiSupervisedRecipe):
         "labeled_batch": 30,
         "weight_learning_rate": 1e-3,
     }
+    setting_rules = {"weight_learning_rate": "> 0", "num_unlabeled": "int >= 1"}
     batch_size = 64
     epochs = 300
     dataset_defaults = {

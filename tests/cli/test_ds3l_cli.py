@@ -60,7 +60,12 @@ def test_without_unseen_classes_the_unseen_weight_is_none(tmp_path):
 
 @pytest.mark.parametrize(
     "setting, match",
-    [("seen_classes=10", "seen_classes"), ("meta_lr=0", "meta_lr")],
+    [
+        ("seen_classes=10", "seen_classes"),
+        ("meta_lr=0", "meta_lr"),
+        ("weight_learning_rate=0", "weight_learning_rate"),
+        ("num_unlabeled=0", "num_unlabeled"),
+    ],
 )
 def test_bad_settings_stop_before_anything_is_written(tmp_path, setting, match):
     run_dir = tmp_path / "run"
