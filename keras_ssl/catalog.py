@@ -19,6 +19,11 @@ CATALOG = {
         "Joo et al., ICML 2020 (Belief Matching)",
         ("digits", "two_moons"),
     ),
+    "ds3l": (
+        "semi_supervised",
+        "Guo et al., ICML 2020 (DS3L)",
+        ("digits",),
+    ),
     "duq": (
         "uncertainty",
         "van Amersfoort et al., ICML 2020 (DUQ)",

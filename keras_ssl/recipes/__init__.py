@@ -2,6 +2,7 @@
 
 from keras_ssl.recipes.aet_recipe import AETRecipe
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
+from keras_ssl.recipes.ds3l_recipe import DS3LRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.generative_recipe import GenerativeRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
@@ -23,6 +24,7 @@ RECIPES = {
     for recipe in (
         AETRecipe(),
         BeliefMatchingRecipe(),
+        DS3LRecipe(),
         DUQRecipe(),
         GramRecipe(),
         MoCoRecipe(),

@@ -244,6 +244,14 @@ class SemiSupervisedRecipe(Recipe):
     # Model
     # ------------------------------------------------------------------
     def encoder(self, data, config):
+        backbone = config.get("backbone", "conv_dense")
+        if backbone == "wide_resnet":
+            return backbones.wide_resnet(data["input_shape"])
+        if backbone != "conv_dense":
+            raise ValueError(
+                "--set backbone must be 'conv_dense' or 'wide_resnet'; got "
+                f"{backbone!r}"
+            )
         return backbones.conv_dense(
             data["input_shape"],
             filters=config["filters"],

@@ -8,6 +8,7 @@ endpoint they share. `Supervised` is the labels-only control.
 `negative_sampling_loss` is NS3L's term, for any method to add.
 """
 
+from keras_ssl.semi_supervised.ds3l import DS3L
 from keras_ssl.semi_supervised.negative_sampling import negative_sampling_loss
 from keras_ssl.semi_supervised.ns3l import NS3L
 from keras_ssl.semi_supervised.semi_supervised_classifier import (
@@ -17,6 +18,7 @@ from keras_ssl.semi_supervised.stability_me import StabilityME
 from keras_ssl.semi_supervised.supervised import Supervised
 
 __all__ = [
+    "DS3L",
     "NS3L",
     "SemiSupervisedClassifier",
     "StabilityME",
