@@ -21,6 +21,7 @@ _SUBMODULES = (
     "run",
     "representation",
     "semi_supervised",
+    "supervised",
     "testing",
     "uncertainty",
 )

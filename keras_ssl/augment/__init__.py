@@ -1,5 +1,6 @@
 """Stateless augmentations for `tf.data` pipelines."""
 
+from keras_ssl.augment.color_permutations import color_permutations
 from keras_ssl.augment.random_color_jitter import random_color_jitter
 from keras_ssl.augment.random_erasing import random_erasing
 from keras_ssl.augment.random_flip import random_flip
@@ -8,8 +9,10 @@ from keras_ssl.augment.random_grayscale import random_grayscale
 from keras_ssl.augment.random_noise import random_noise
 from keras_ssl.augment.random_resized_crop import random_resized_crop
 from keras_ssl.augment.random_shift import random_shift
+from keras_ssl.augment.rotations import rotations
 
 __all__ = [
+    "color_permutations",
     "random_color_jitter",
     "random_erasing",
     "random_flip",
@@ -18,4 +21,5 @@ __all__ = [
     "random_noise",
     "random_resized_crop",
     "random_shift",
+    "rotations",
 ]

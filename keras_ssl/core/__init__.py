@@ -9,11 +9,13 @@ from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.endpoint import Endpoint
 from keras_ssl.core.method import Method
 from keras_ssl.core.ramp_up import gaussian_ramp_up
+from keras_ssl.core.weight_decay import coupled_weight_decay
 
 __all__ = [
     "Endpoint",
     "Method",
     "all_gather",
+    "coupled_weight_decay",
     "gaussian_ramp_up",
     "num_replicas",
     "replica_mean",

@@ -3,11 +3,13 @@
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
+from keras_ssl.recipes.lens_recipe import LensRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.pcl_recipe import PCLRecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
+from keras_ssl.recipes.rotnet_recipe import RotNetRecipe
 from keras_ssl.recipes.sdenet_recipe import SDENetRecipe
 from keras_ssl.recipes.semi_supervised_recipe import SemiSupervisedRecipe
 from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
@@ -20,9 +22,11 @@ RECIPES = {
         BeliefMatchingRecipe(),
         DUQRecipe(),
         GramRecipe(),
+        LensRecipe(),
         MoCoRecipe(),
         NATRecipe(),
         PCLRecipe(),
+        RotNetRecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),
         TSMERecipe(),

@@ -3,5 +3,7 @@
 from keras_ssl.representation.moco import MoCo
 from keras_ssl.representation.nat import NAT
 from keras_ssl.representation.pcl import PCL
+from keras_ssl.representation.rotation_prediction import RotationPrediction
+from keras_ssl.representation.shortcut_lens import ShortcutLens
 
-__all__ = ["MoCo", "NAT", "PCL"]
+__all__ = ["MoCo", "NAT", "PCL", "RotationPrediction", "ShortcutLens"]
