@@ -24,6 +24,11 @@ CATALOG = {
         "Sastry & Oore, ICML 2020 (Gram matrices)",
         ("digits",),
     ),
+    "lens": (
+        "representation",
+        "Minderer et al., ICML 2020 (automatic shortcut removal)",
+        ("shortcut_digits", "digits"),
+    ),
     "moco": (
         "representation",
         "He et al., CVPR 2020 (MoCo v1, the base of PCL)",
@@ -38,6 +43,11 @@ CATALOG = {
         "representation",
         "Li et al., ICLR 2021 (Prototypical Contrastive Learning)",
         ("digits",),
+    ),
+    "rotnet": (
+        "representation",
+        "Gidaris et al., ICLR 2018 (RotNet)",
+        ("shortcut_digits", "digits"),
     ),
     "sdenet": (
         "uncertainty",

@@ -42,6 +42,7 @@ class LensRecipe(RotNetRecipe):
         "lens_learning_rate": 1e-3,
         "lens_widths": (16, 32, 64),
     }
+    setting_rules = {"lens_learning_rate": "> 0"}
 
     def model_inputs(self, data, config):
         shape = tuple(data["input_shape"])
