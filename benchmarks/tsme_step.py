@@ -1,17 +1,22 @@
-"""What does a TS+ME training step cost next to a supervised step?
+"""What do TS+ME and NS3L training steps cost next to a supervised step?
 
 The recipe's digits network (conv_dense: Conv32, Conv32, max-pool,
-Dense128, dropout 0.3, a 10-class head) is trained four ways on one fixed
-batch of the `keras-ssl train tsme` stream (50 labeled + 128 unlabeled
-digits, shifted and noised views), interleaved step by step in one
-process so all of them see the same machine:
+Dense128, dropout 0.3, a 10-class head) is trained six ways on one fixed
+batch of the `keras-ssl train tsme` / `ns3l` stream (50 labeled + 128
+unlabeled digits, shifted and noised views), interleaved step by step in
+one process so all of them see the same machine:
 
 - `supervised`: the labeled-only control (`Supervised`): one view of the
   50 labeled images, the unlabeled ones ignored;
 - `ts`: `StabilityME` with the ME term off (the Pi-model), 2 passes of
   all 178 images;
 - `tsme`: `StabilityME` with its defaults (2 passes, TS + ME);
-- `tsme_4`: `StabilityME` with 4 passes (4 views of every image).
+- `tsme_4`: `StabilityME` with 4 passes (4 views of every image);
+- `ns3l`: `NS3L` with its defaults: a target pass of the 50 labeled and
+  the 128 unlabeled images (first view), a prediction pass of the 128
+  (second view) with BatchNorm updates dropped;
+- `ts_ns3l`: TS + NS3L, `StabilityME` with ME off and
+  `negative_sampling_weight=1` (2 passes of all 178 images).
 
 All use Adam 1e-3, as the recipe. Reported per model: median step time
 (ms), samples/s (the 178 labeled + unlabeled images of a batch per
@@ -19,7 +24,8 @@ second, for every model alike, so the ratio is the inverse ratio of step
 times) and the ratio to the supervised step (`vs_supervised`).
 
     python benchmarks/tsme_step.py [--warmup 5] [--steps 50]
-        [--models supervised ts tsme tsme_4] [--output results.json]
+        [--models supervised ts tsme tsme_4 ns3l ts_ns3l]
+        [--output results.json]
 """
 
 import argparse
@@ -32,19 +38,27 @@ from report import write_report
 
 from keras_ssl.recipes import get_recipe
 
+# kind: (recipe, settings).
 MODELS = {
-    "supervised": {},
-    "ts": {"mutual_exclusivity_weight": 0.0},
-    "tsme": {},
-    "tsme_4": {"num_passes": 4},
+    "supervised": ("tsme", {}),
+    "ts": ("tsme", {"mutual_exclusivity_weight": 0.0}),
+    "tsme": ("tsme", {}),
+    "tsme_4": ("tsme", {"num_passes": 4}),
+    "ns3l": ("ns3l", {}),
+    "ts_ns3l": (
+        "tsme",
+        {"mutual_exclusivity_weight": 0.0, "negative_sampling_weight": 1.0},
+    ),
 }
 
 
-def build(recipe, kind, data):
+def build(kind, data):
     """The model and one training batch of its stream."""
-    config = recipe.resolve_config(MODELS[kind], "digits")
+    name, settings = MODELS[kind]
+    recipe = get_recipe(name)
+    config = recipe.resolve_config(settings, "digits")
     keras.utils.set_random_seed(0)
-    views = 1 if kind == "supervised" else config["num_passes"]
+    views = 1 if kind == "supervised" else None  # None: the recipe's
     dataset, steps = recipe.train_dataset(
         data, recipe.batch_size, 0, 0, 1, config, views=views
     )
@@ -70,11 +84,11 @@ def main():
     if "supervised" not in args.models:
         parser.error("--models must include supervised (the baseline)")
 
-    recipe = get_recipe("tsme")
+    recipe = get_recipe("tsme")  # the same data as `ns3l`'s
     data = recipe.load_data("digits", recipe.resolve_config({}, "digits"), 0)
     steps, batches = {}, {}
     for kind in args.models:
-        model, batches[kind] = build(recipe, kind, data)
+        model, batches[kind] = build(kind, data)
         steps[kind] = tf.function(model.train_step)
     first = batches["supervised"]
     samples = int(first["labeled"][1].shape[0] + first["unlabeled"].shape[0])

@@ -33,41 +33,14 @@ import json
 import os
 
 import keras_ssl
-from keras_ssl import data as ssl_data
 
-# Oliver et al. (2018): the standard label counts and augmentation.
-TFDS = {
-    "cifar10": {"labels_per_class": 400, "max_shift": 2, "noise": 0.15},
-    "svhn_cropped": {"labels_per_class": 100, "max_shift": 2, "noise": 0.0},
-}
-
-
-def load_tfds(args, labels_per_class):
-    """A prepared TFDS set, split into labels and an unlabeled pool."""
-    options = dict(channels=3, data_dir=args.data_dir)
-    x, y = ssl_data.load_tfds(args.dataset, "train", **options)
-    x_test, y_test = ssl_data.load_tfds(args.dataset, "test", **options)
-    split = ssl_data.semi_supervised_split(
-        x, y, labels_per_class=labels_per_class, seed=args.seed
-    )
-    return {
-        "kind": "image",
-        "seed": args.seed,
-        "x_labeled": split["labeled"][0],
-        "y_labeled": split["labeled"][1],
-        "x_train": split["unlabeled"],
-        "y_unlabeled": split["unlabeled_labels"],
-        "x_test": x_test,
-        "y_test": y_test,
-        "num_classes": 10,
-        "input_shape": x.shape[1:],
-    }
+RECIPE = keras_ssl.recipes.get_recipe("tsme")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--dataset", default="digits", choices=("digits", *TFDS)
+        "--dataset", default="digits", choices=("digits", *RECIPE.tfds_settings)
     )
     parser.add_argument("--data-dir", default=None, help="TFDS data directory")
     parser.add_argument(
@@ -89,23 +62,18 @@ def main():
     # keras_ssl/recipes/tsme_recipe.py.
     config = {}
     options = {}
-    if args.dataset in TFDS:
-        config = {**TFDS[args.dataset], "backbone": "wide_resnet"}
-        if args.labels_per_class is not None:
-            config["labels_per_class"] = args.labels_per_class
+    if args.labels_per_class is not None:
+        config["labels_per_class"] = args.labels_per_class
+    if args.dataset in RECIPE.tfds_settings:
         try:
-            options["data"] = load_tfds(args, config["labels_per_class"])
+            options["data"], config = RECIPE.tfds_run(
+                args.dataset, config, args.seed, args.epochs, args.data_dir
+            )
         except ValueError as error:  # a TFDS set not prepared here
             parser.error(
                 f"{error}\n--dataset {args.dataset} needs the TFDS set "
                 "prepared locally"
             )
-        recipe = keras_ssl.recipes.get_recipe("tsme")
-        epochs = args.epochs or recipe.epochs
-        steps = -(-len(options["data"]["x_train"]) // recipe.batch_size)
-        config["ramp_up_steps"] = int(0.4 * epochs * steps)
-    elif args.labels_per_class is not None:
-        config["labels_per_class"] = args.labels_per_class
     run = keras_ssl.run.train(
         "tsme",
         args.output,

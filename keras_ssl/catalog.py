@@ -39,6 +39,11 @@ CATALOG = {
         "Bojanowski & Joulin, ICML 2017 (Noise As Targets)",
         ("digits",),
     ),
+    "ns3l": (
+        "semi_supervised",
+        "Chen et al., ICML 2020 (NS3L, negative sampling)",
+        ("digits",),
+    ),
     "pcl": (
         "representation",
         "Li et al., ICLR 2021 (Prototypical Contrastive Learning)",

@@ -5,6 +5,7 @@ from keras_ssl.core.distribution import all_gather
 from keras_ssl.core.distribution import num_replicas
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.distribution import replica_reduce
+from keras_ssl.core.distribution import replica_rows
 from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.endpoint import Endpoint
 from keras_ssl.core.method import Method
@@ -22,5 +23,6 @@ __all__ = [
     "num_replicas",
     "replica_mean",
     "replica_reduce",
+    "replica_rows",
     "replica_sum",
 ]

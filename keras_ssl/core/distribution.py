@@ -49,6 +49,33 @@ def all_gather(value, axis=0):
     return context.all_gather(value, axis=axis)
 
 
+def replica_rows(local_batch):
+    """Where this replica's rows lie in the global batch.
+
+    `MirroredStrategy` hands each replica a consecutive block of the
+    global batch. Noise drawn for the whole global batch from a stateless
+    seed (the same numbers on every replica), of which each replica keeps
+    rows `offset .. offset + local_batch - 1`, gives sample `i` of the
+    global batch the same draw on any number of replicas.
+
+    Args:
+        local_batch: this replica's batch size (a Python or tensor int).
+
+    Returns:
+        `(offset, global_batch)` as int32 tensors; `(0, local_batch)`
+        without a strategy.
+    """
+    local = ops.cast(local_batch, "int32")
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return ops.convert_to_tensor(0, "int32"), local
+    sizes = all_gather(ops.reshape(local, (1,)))
+    replica = context.replica_id_in_sync_group
+    before = ops.arange(context.num_replicas_in_sync) < replica
+    offset = ops.sum(ops.where(before, sizes, ops.zeros_like(sizes)))
+    return offset, ops.sum(sizes)
+
+
 def replica_sum(value):
     """Sums `value` over replicas (identity without a strategy)."""
     return replica_reduce(value, "sum")

@@ -15,6 +15,10 @@ from keras_ssl.evaluation.certainty_map import certainty_map
 from keras_ssl.evaluation.confusion_matrix_plot import confusion_matrix_plot
 from keras_ssl.evaluation.embedding_map import embedding_map
 from keras_ssl.evaluation.encoder_features import encoder_features
+from keras_ssl.evaluation.frechet_distance import frechet_distance
+from keras_ssl.evaluation.frechet_distance import gaussian_frechet_distance
+from keras_ssl.evaluation.generative_metrics import generative_metrics
+from keras_ssl.evaluation.image_grids import image_grids
 from keras_ssl.evaluation.knn_accuracy import knn_accuracy
 from keras_ssl.evaluation.layer_deviations import layer_deviations
 from keras_ssl.evaluation.learning_curves import learning_curves
@@ -35,6 +39,10 @@ __all__ = [
     "embedding_map",
     "encoder_features",
     "expected_calibration_error",
+    "frechet_distance",
+    "gaussian_frechet_distance",
+    "generative_metrics",
+    "image_grids",
     "knn_accuracy",
     "learning_curves",
     "lens_plot",

@@ -2,11 +2,14 @@
 
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
+from keras_ssl.recipes.generative_recipe import GenerativeRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.lens_recipe import LensRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
+from keras_ssl.recipes.ns3l_recipe import NS3LRecipe
 from keras_ssl.recipes.pcl_recipe import PCLRecipe
+from keras_ssl.recipes.pga_recipe import PGARecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
 from keras_ssl.recipes.rotnet_recipe import RotNetRecipe
@@ -25,7 +28,9 @@ RECIPES = {
         LensRecipe(),
         MoCoRecipe(),
         NATRecipe(),
+        NS3LRecipe(),
         PCLRecipe(),
+        PGARecipe(),
         RotNetRecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),
@@ -45,6 +50,7 @@ def get_recipe(name):
 
 
 __all__ = [
+    "GenerativeRecipe",
     "RECIPES",
     "Recipe",
     "RepresentationRecipe",

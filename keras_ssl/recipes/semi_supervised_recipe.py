@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import time
 
@@ -30,11 +31,12 @@ class SemiSupervisedRecipe(Recipe):
     shifted by up to `max_shift` pixels and gets Gaussian noise of
     standard deviation `noise` in `tf.data`, with stateless seeds, so
     `--resume` sees the batches of an uninterrupted run. A method asks
-    for its number of views with `views(config)`. To train on other
+    for its number of views with `views(config)` (and of labeled views
+    with `labeled_views(config)`, by default the same). To train on other
     arrays (`keras_ssl.run.train(..., data=...)`), give a dict with
     `x_labeled`, `y_labeled`, `x_train` (the unlabeled inputs), `x_test`,
-    `y_test`, `num_classes` and `input_shape`, as `examples/tsme.py`
-    builds from a TFDS set; it is checked before anything is written.
+    `y_test`, `num_classes` and `input_shape`, as `tfds_data` builds from
+    a TFDS set; it is checked before anything is written.
 
     Network (`backbone`): `"conv_dense"` (default) is
     `backbones.conv_dense` with `filters` and `units`, the notes' digits
@@ -74,6 +76,16 @@ class SemiSupervisedRecipe(Recipe):
     control = Supervised
     # Training logs drawn in `learning_curves.png`, one panel each.
     curve_keys = ("supervised", "accuracy")
+    # Oliver et al. (2018): the label counts and augmentation of the TFDS
+    # sets the examples train on (`tfds_run`).
+    tfds_settings = {
+        "cifar10": {"labels_per_class": 400, "max_shift": 2, "noise": 0.15},
+        "svhn_cropped": {
+            "labels_per_class": 100,
+            "max_shift": 2,
+            "noise": 0.0,
+        },
+    }
 
     # ------------------------------------------------------------------
     # Data
@@ -102,6 +114,76 @@ class SemiSupervisedRecipe(Recipe):
             "raw_input_shape": (8, 8, 1),
         }
 
+    def tfds_data(
+        self, dataset, labels_per_class, seed=0, channels=3, data_dir=None
+    ):
+        """A TensorFlow Datasets image set in the `load_data` format.
+
+        For `keras_ssl.run.train(..., data=...)` (the examples' paper
+        datasets, e.g. CIFAR-10 / SVHN with the Oliver et al. label
+        counts): the `train` split, of which `labels_per_class` images per
+        class keep their label (`semi_supervised_split` with `seed`) and
+        the rest are the unlabeled pool, and the `test` split. Read with
+        `keras_ssl.data.load_tfds` (nothing is downloaded: an unprepared
+        set raises its `ValueError`). `num_classes` is the largest
+        training label + 1.
+        """
+        options = dict(channels=channels, data_dir=data_dir)
+        x, y = ssl_data.load_tfds(dataset, "train", **options)
+        x_test, y_test = ssl_data.load_tfds(dataset, "test", **options)
+        split = ssl_data.semi_supervised_split(
+            x, y, labels_per_class=labels_per_class, seed=seed
+        )
+        return {
+            "kind": "image",
+            "seed": seed,
+            "x_labeled": split["labeled"][0],
+            "y_labeled": split["labeled"][1],
+            "x_train": split["unlabeled"],
+            "y_unlabeled": split["unlabeled_labels"],
+            "x_test": x_test,
+            "y_test": y_test,
+            "num_classes": int(y.max()) + 1,
+            "input_shape": x.shape[1:],
+        }
+
+    def tfds_run(
+        self, dataset, config=None, seed=0, epochs=None, data_dir=None
+    ):
+        """`(data, config)` for `keras_ssl.run.train` on a TFDS set under
+        the Oliver et al. (2018) protocol.
+
+        The protocol's settings: `tfds_settings[dataset]` (CIFAR-10: 4,000
+        labels, 2-pixel shifts, noise 0.15; SVHN: 1,000 labels, noise
+        off), their WRN-28-2 (`backbone="wide_resnet"`) and the ramp-up
+        over the first 40% of the steps of `epochs` (default: the
+        recipe's) epochs; the entries of `config` win. The horizontal
+        flips Oliver et al. add on CIFAR-10 are not applied. The data
+        come from `tfds_data`.
+
+        Raises:
+            ValueError: for a dataset without protocol settings, or a
+                TFDS set that is not prepared.
+        """
+        if dataset not in self.tfds_settings:
+            raise ValueError(
+                f"no Oliver et al. settings for {dataset!r}; known: "
+                f"{', '.join(self.tfds_settings)}"
+            )
+        config = {
+            **self.tfds_settings[dataset],
+            "backbone": "wide_resnet",
+            **(config or {}),
+        }
+        data = self.tfds_data(
+            dataset, config["labels_per_class"], seed=seed, data_dir=data_dir
+        )
+        if "ramp_up_steps" not in config:
+            steps = math.ceil(len(data["x_train"]) / self.batch_size)
+            epochs = self.epochs if epochs is None else epochs
+            config["ramp_up_steps"] = int(0.4 * epochs * steps)
+        return data, config
+
     @staticmethod
     def split(data):
         """The `{"labeled": (x, y), "unlabeled": x_u}` split of `data`."""
@@ -113,6 +195,10 @@ class SemiSupervisedRecipe(Recipe):
     def views(self, config):
         """Views of each input per step the method needs (default 1)."""
         return 1
+
+    def labeled_views(self, config):
+        """Views of each labeled input per step (default: `views`)."""
+        return self.views(config)
 
     def augment(self, batch, seed, config):
         """One view of a batch of images: a random shift, then noise."""
@@ -135,7 +221,8 @@ class SemiSupervisedRecipe(Recipe):
         """The zipped stream of epochs `initial_epoch .. epochs - 1`.
 
         `batch_size` is the unlabeled batch; `views` defaults to the
-        method's `views(config)`.
+        method's `views(config)` and `labeled_views(config)` (a given
+        `views` is used for both streams).
         """
         config = dict(self.defaults if config is None else config)
         return ssl_data.semi_supervised_dataset(
@@ -145,6 +232,9 @@ class SemiSupervisedRecipe(Recipe):
             seed=seed,
             augment=lambda x, key: self.augment(x, key, config),
             views=self.views(config) if views is None else views,
+            labeled_views=(
+                self.labeled_views(config) if views is None else views
+            ),
             initial_epoch=initial_epoch,
             epochs=epochs,
             num_classes=data["num_classes"],

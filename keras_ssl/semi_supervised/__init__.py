@@ -5,12 +5,21 @@ batches from `keras_ssl.data.semi_supervised_dataset`, and subclasses
 `SemiSupervisedClassifier`, which holds the classifier head, the
 supervised loss, the replica-consistent dropout and the `classify`
 endpoint they share. `Supervised` is the labels-only control.
+`negative_sampling_loss` is NS3L's term, for any method to add.
 """
 
+from keras_ssl.semi_supervised.negative_sampling import negative_sampling_loss
+from keras_ssl.semi_supervised.ns3l import NS3L
 from keras_ssl.semi_supervised.semi_supervised_classifier import (
     SemiSupervisedClassifier,
 )
 from keras_ssl.semi_supervised.stability_me import StabilityME
 from keras_ssl.semi_supervised.supervised import Supervised
 
-__all__ = ["SemiSupervisedClassifier", "StabilityME", "Supervised"]
+__all__ = [
+    "NS3L",
+    "SemiSupervisedClassifier",
+    "StabilityME",
+    "Supervised",
+    "negative_sampling_loss",
+]

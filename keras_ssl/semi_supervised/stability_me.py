@@ -5,6 +5,7 @@ from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.ramp_up import gaussian_ramp_up
+from keras_ssl.semi_supervised.negative_sampling import negative_sampling_loss
 from keras_ssl.semi_supervised.semi_supervised_classifier import (
     SemiSupervisedClassifier,
 )
@@ -17,7 +18,8 @@ class StabilityME(SemiSupervisedClassifier):
     Every sample, labeled or not, goes through the network `num_passes`
     times, each pass with its own random input transformation (a view made
     in `tf.data`) and its own dropout mask. Two unsupervised terms, on all
-    samples of the batch, join the cross-entropy of the labeled ones:
+    samples of the batch (and an optional third on the unlabeled ones),
+    join the cross-entropy of the labeled ones:
 
     - **transformation/stability (TS)**: the sum over all unordered pairs
       of passes of the squared L2 distance between their softmax outputs,
@@ -27,17 +29,28 @@ class StabilityME(SemiSupervisedClassifier):
       `l_ME(x) = sum_j -sum_k f^j_k(x) prod_{l != k} (1 - f^j_l(x))`,
       minimal (-1 per pass) at a one-hot prediction (companion ICIP 2016
       paper; see `mutual_exclusivity_loss`), computed in log space from
-      the logits, so the product never underflows for many classes.
+      the logits, so the product never underflows for many classes;
+    - **negative sampling (NS3L)**, off by default: on the unlabeled
+      samples, the NS3L loss of Chen, Shah & Kyrillidis (ICML 2020)
+      between every ordered pair of passes `(j, k)`, the classes pass `j`
+      rates below `negative_sampling_threshold` (detached) being negative
+      labels for pass `k`, averaged over the `n (n - 1)` pairs (see
+      `negative_sampling.negative_sampling_loss`). With
+      `negative_sampling_weight > 0` this is TS + NS3L; the note's
+      experiment "applies NS3L between the two TS passes" and leaves the
+      direction open, so both directions count (unverified).
 
     The loss is `supervised + r(t) * (stability_weight * l_TS +
-    mutual_exclusivity_weight * l_ME)`, each term averaged over the
-    samples of the global batch (the paper sums them over the data set:
-    the weights absorb the scale), `supervised` the cross-entropy
+    mutual_exclusivity_weight * l_ME + negative_sampling_weight *
+    l_NS)`, each term averaged over the samples of the global batch (the
+    paper sums them over the data set: the weights absorb the scale; l_NS
+    over the unlabeled ones), `supervised` the cross-entropy
     averaged over the labeled passes, and `r(t)` the Gaussian ramp-up
     `exp(-5 (1 - t)^2)` of `keras_ssl.core.gaussian_ramp_up`, `t` the
     optimizer step over `ramp_up_steps` (restored on resume). Logged:
-    `loss`, `supervised`, `stability` and `mutual_exclusivity`
-    (unweighted), `ramp_up` and the labeled-batch `accuracy`.
+    `loss`, `supervised`, `stability`, `mutual_exclusivity` and
+    `negative_sampling` (unweighted; the last also at weight 0, where it
+    only measures), `ramp_up` and the labeled-batch `accuracy`.
 
     `num_passes=2` with `mutual_exclusivity_weight=0` is the Pi-model of
     Laine & Aila (2017), whose squared error is averaged over the classes
@@ -86,6 +99,11 @@ class StabilityME(SemiSupervisedClassifier):
             steps, as the note's experiment.
         stop_gradient_target: bool. Default False: symmetric, as in the
             paper; True detaches the first pass of every pair (USB).
+        negative_sampling_weight: float >= 0, the weight of the NS3L
+            term. Default 0.0 (off: TS+ME as the paper); 1.0 is the NS3L
+            method note's starting point (its TS + NS3L run).
+        negative_sampling_threshold: float in (0, 1), NS3L's `T`.
+            Default 0.04, the official NS3L code.
         dropout: float in [0, 1), dropout on the features before the
             classifier, a fresh mask per pass. Default 0.3, the note's
             digits network (the paper's rates are not known).
@@ -119,6 +137,7 @@ class StabilityME(SemiSupervisedClassifier):
         "supervised",
         "stability",
         "mutual_exclusivity",
+        "negative_sampling",
         "ramp_up",
         "accuracy",
     )
@@ -132,6 +151,8 @@ class StabilityME(SemiSupervisedClassifier):
         mutual_exclusivity_weight=0.1,
         ramp_up_steps=0,
         stop_gradient_target=False,
+        negative_sampling_weight=0.0,
+        negative_sampling_threshold=0.04,
         dropout=0.3,
         seed=None,
         **kwargs,
@@ -153,6 +174,14 @@ class StabilityME(SemiSupervisedClassifier):
                 f"{stop_gradient_target!r}"
             )
         self.stop_gradient_target = stop_gradient_target
+        self.negative_sampling_weight = check_number(
+            negative_sampling_weight, "negative_sampling_weight", ">= 0"
+        )
+        self.negative_sampling_threshold = check_number(
+            negative_sampling_threshold,
+            "negative_sampling_threshold",
+            "in (0, 1)",
+        )
 
     @property
     def expected_views(self):
@@ -181,15 +210,33 @@ class StabilityME(SemiSupervisedClassifier):
         exclusivity = ops.sum(
             ops.stack([mutual_exclusivity_loss(p) for p in passes]), axis=0
         )
+        unlabeled = logits["unlabeled"]
+        negative = ops.mean(
+            ops.stack(
+                [
+                    negative_sampling_loss(
+                        ops.softmax(unlabeled[j], axis=-1),
+                        unlabeled[k],
+                        self.negative_sampling_threshold,
+                    )
+                    for j in range(self.num_passes)
+                    for k in range(self.num_passes)
+                    if j != k
+                ]
+            ),
+            axis=0,
+        )
         losses = {
             "supervised": supervised,
             "stability": replica_mean(stability),
             "mutual_exclusivity": replica_mean(exclusivity),
+            "negative_sampling": replica_mean(negative),
         }
         ramp_up = gaussian_ramp_up(self.step_count, self.ramp_up_steps)
         losses["loss"] = supervised + ramp_up * (
             self.stability_weight * losses["stability"]
             + self.mutual_exclusivity_weight * losses["mutual_exclusivity"]
+            + self.negative_sampling_weight * losses["negative_sampling"]
         )
         return losses, {"ramp_up": ramp_up, "accuracy": accuracy}
 

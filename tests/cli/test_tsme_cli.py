@@ -44,6 +44,7 @@ def test_train_tsme_writes_family_metrics_plots_control_and_exports(tmp_path):
         "supervised",
         "stability",
         "mutual_exclusivity",
+        "negative_sampling",
         "ramp_up",
         "accuracy",
     }

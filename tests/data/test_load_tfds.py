@@ -177,3 +177,42 @@ def test_uncertainty_recipes_read_a_tfds_set_with_its_ood_sets(data_dir):
 
     metrics = recipe.evaluate(MeanPixel(), data)
     assert set(metrics["ood"]) == {"keras_ssl_fake_gray", "uniform_noise"}
+
+
+def test_semi_supervised_recipes_read_a_tfds_set_split_into_labels(data_dir):
+    from keras_ssl.recipes.ns3l_recipe import NS3LRecipe
+
+    recipe = NS3LRecipe()
+    data = recipe.tfds_data(
+        "keras_ssl_fake_rgb", labels_per_class=2, seed=1, data_dir=data_dir
+    )
+    assert data["x_labeled"].shape == (6, 5, 5, 3)  # 2 of each of 3 classes
+    np.testing.assert_array_equal(np.bincount(data["y_labeled"]), [2, 2, 2])
+    assert data["x_train"].shape == (SIZES["train"] - 6, 5, 5, 3)
+    assert data["x_test"].shape == (SIZES["test"], 5, 5, 3)
+    assert data["num_classes"] == 3 and data["input_shape"] == (5, 5, 3)
+    # The unlabeled pool's true labels (evaluation only) complete the set.
+    counts = np.bincount(data["y_unlabeled"]) + np.bincount(data["y_labeled"])
+    np.testing.assert_array_equal(counts, np.bincount(np.arange(20) % 3))
+
+    # A protocol run: its settings, the caller's overrides winning, and
+    # the ramp-up over 40% of the steps (14 unlabeled: 1 step per epoch).
+    with pytest.raises(ValueError, match="no Oliver et al. settings"):
+        recipe.tfds_run("keras_ssl_fake_rgb", data_dir=data_dir)
+    recipe.tfds_settings = {
+        "keras_ssl_fake_rgb": {"labels_per_class": 2, "noise": 0.0}
+    }
+    data, config = recipe.tfds_run(
+        "keras_ssl_fake_rgb",
+        {"noise": 0.2},
+        seed=1,
+        epochs=10,
+        data_dir=data_dir,
+    )
+    assert config == {
+        "labels_per_class": 2,
+        "noise": 0.2,
+        "backbone": "wide_resnet",
+        "ramp_up_steps": 4,
+    }
+    assert len(data["x_labeled"]) == 6

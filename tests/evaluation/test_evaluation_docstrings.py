@@ -9,6 +9,8 @@ MODULES = [
     "certainty_map",
     "embedding_map",
     "encoder_features",
+    "frechet_distance",
+    "image_grids",
     "knn_accuracy",
     "linear_probe",
     "ood_histograms",

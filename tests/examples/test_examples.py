@@ -40,11 +40,13 @@ def test_softmax_baseline_example_runs(tmp_path, dataset):
 
 
 def run_example(script, *args):
+    # PYTHONPATH: the scripts import this checkout's keras_ssl, not the
+    # installed one.
     return subprocess.run(
         [sys.executable, os.path.join(ROOT, "examples", script), *args],
         capture_output=True,
         text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT),
     )
 
 

@@ -34,13 +34,13 @@ def test_tsme_step_benchmark_reports_ratios(tmp_path):
     output = tmp_path / "tsme_step.json"
     result = run_example(
         os.path.join(os.pardir, "benchmarks", "tsme_step.py"),
-        *"--models supervised tsme --warmup 1 --steps 3 --output".split(),
+        *"--models supervised tsme ns3l --warmup 1 --steps 3 --output".split(),
         str(output),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "vs supervised" in result.stdout
     rows = json.loads(output.read_text())["results"]
-    assert [r["model"] for r in rows] == ["supervised", "tsme"]
+    assert [r["model"] for r in rows] == ["supervised", "tsme", "ns3l"]
     assert rows[0]["vs_supervised"] == 1.0
     for row in rows:
         assert row["samples_per_step"] == 178  # 50 labeled + 128 unlabeled

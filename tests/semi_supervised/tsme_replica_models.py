@@ -30,12 +30,15 @@ def _encoder():
 
 
 def build_tsme():
-    # Dropout on, a ramp-up that changes every step and a visible ME
-    # weight: every term and both random sources matter to the step.
+    # Dropout on, a ramp-up that changes every step and visible ME and
+    # NS3L weights (a threshold with negatives among 3 classes): every
+    # term and both random sources matter to the step.
     model = StabilityME(
         _encoder(),
         num_classes=3,
         mutual_exclusivity_weight=0.5,
+        negative_sampling_weight=0.5,
+        negative_sampling_threshold=0.3,
         ramp_up_steps=4,
         dropout=0.3,
         seed=7,

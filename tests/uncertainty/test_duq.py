@@ -320,15 +320,16 @@ def test_bad_arguments_raise_before_training(kwargs, name):
         DUQ(_linear_encoder(), **arguments)
 
 
-def test_labels_out_of_range_stop_training():
+def test_labels_out_of_range_raise_before_training():
     model, _ = _fixed_model()
     model.compile(optimizer=keras.optimizers.SGD(0.01))
     x, y = _batch()
     for bad in (CLASSES, -1):
         labels = y.copy()
         labels[2] = bad
-        with pytest.raises(tf.errors.InvalidArgumentError, match="labels"):
+        with pytest.raises(ValueError, match=rf"got \[{bad}\]"):
             model.fit(x, labels, batch_size=BATCH, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations) == 0
 
 
 # ----------------------------------------------------------------------
