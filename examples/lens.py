@@ -86,7 +86,9 @@ def main():
     parser.add_argument("--width", default="wide", choices=("narrow", "wide"))
     parser.add_argument("--reconstruction-weight", type=float, default=100.0)
     parser.add_argument(
-        "--adversarial", default="least_likely", choices=("least_likely", "full")
+        "--adversarial",
+        default="least_likely",
+        choices=("least_likely", "full"),
     )
     parser.add_argument(
         "--no-control", action="store_true", help="skip the RotNet control"

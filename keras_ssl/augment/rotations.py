@@ -46,7 +46,8 @@ def rotations(images, num_rotations=4):
     images = np.arange(2 * 3 * 3, dtype="float32").reshape(2, 3, 3, 1)
     copies, labels = rotations(images)
     copies.shape, labels.numpy().tolist()[:5]  # (8, 3, 3, 1), [0, 1, 2, 3, 0]
-    np.testing.assert_array_equal(copies[1, ..., 0], np.rot90(images[0, ..., 0]))
+    first = np.rot90(images[0, ..., 0])
+    np.testing.assert_array_equal(copies[1, ..., 0], first)
     ```
     """
     images = check_images(images)
@@ -63,7 +64,10 @@ def rotations(images, num_rotations=4):
         )
     quarter_turns = 4 // num_rotations
     copies = tf.stack(
-        [tf.image.rot90(images, k * quarter_turns) for k in range(num_rotations)],
+        [
+            tf.image.rot90(images, k * quarter_turns)
+            for k in range(num_rotations)
+        ],
         axis=1,
     )
     copies = tf.reshape(copies, (-1, *images.shape[1:]))

@@ -91,9 +91,7 @@ class RotNetRecipe(RepresentationRecipe):
             )
         predict = tf.function(model.predict_rotation)
         for name, key in (("", "x_test"), ("clean_", "x_clean_test")):
-            copies, rotation = augment.rotations(
-                data[key], model.num_rotations
-            )
+            copies, rotation = augment.rotations(data[key], model.num_rotations)
             predicted = evaluation.predict_in_batches(predict, copies)
             metrics[f"{name}rotation_accuracy"] = float(
                 np.mean(predicted["rotation"] == rotation.numpy())

@@ -302,4 +302,7 @@ class ShortcutLens(RotationPrediction):
             "adversarial_loss": adversarial,
             "reconstruction": reconstruction,
         }
-        return losses, {"accuracy": accuracy, "lensed_accuracy": lensed_accuracy}
+        return losses, {
+            "accuracy": accuracy,
+            "lensed_accuracy": lensed_accuracy,
+        }

@@ -29,11 +29,12 @@ def transformed_copies(images, transforms="rotation", num_transforms=4):
     official `augmentations.py` orders them, contiguous and image-major
     (`copies[i * M + j] = t_j(x_i)`):
 
-    | `transforms` | M | official name |
-    | --- | --- | --- |
-    | `"rotation"` | 4 / 2 / 1 | `rotation` (0/90/180/270) / `rotation2` (0/180) / none |
-    | `"color_permutation"` | 6 / 3 | `color_perm` / `color_perm3` |
-    | `"rotation_color_permutation"` | 6 / 12 / 24 | `rot_color_perm6` (0/180 x 3 cyclic) / `rot_color_perm12` (4 x 3 cyclic) / `rot_color_perm24` (4 x 6) |
+    - `"rotation"`, M = 4 / 2 / 1: the official `rotation`
+      (0/90/180/270), `rotation2` (0/180), none;
+    - `"color_permutation"`, M = 6 / 3: `color_perm`, `color_perm3`;
+    - `"rotation_color_permutation"`, M = 6 / 12 / 24:
+      `rot_color_perm6` (0/180 x 3 cyclic), `rot_color_perm12` (4 x 3
+      cyclic), `rot_color_perm24` (4 x 6).
 
     It is `keras_ssl.augment.rotations` and/or
     `keras_ssl.augment.color_permutations`, so the same function expands
@@ -256,9 +257,7 @@ class SLA(Method):
     # ------------------------------------------------------------------
     def transform(self, images):
         """The model's M contiguous copies of every image (in-graph)."""
-        return transformed_copies(
-            images, self.transforms, self.num_transforms
-        )
+        return transformed_copies(images, self.transforms, self.num_transforms)
 
     def conditional_logits(self, joint_logits):
         """`(batch, M, N)`: for every image and transform j, the logits of
@@ -364,7 +363,9 @@ class SLA(Method):
         )
         if self.large_loss:
             joint_loss = joint_loss * m
-        decay = coupled_weight_decay(self.trainable_variables, self.weight_decay)
+        decay = coupled_weight_decay(
+            self.trainable_variables, self.weight_decay
+        )
         conditional = self.conditional_logits(joint_logits)
         aggregated = ops.mean(conditional, axis=1)
         losses = {"joint_loss": joint_loss, "weight_decay": decay}

@@ -18,15 +18,15 @@ def test_rotations_are_exact_image_major_copies(num_rotations, turns):
     copies, labels = np.asarray(copies), np.asarray(labels)
     assert copies.shape == (3 * num_rotations, 5, 5, 2)
     assert labels.dtype == np.int32
-    np.testing.assert_array_equal(
-        labels, np.tile(np.arange(num_rotations), 3)
-    )
+    np.testing.assert_array_equal(labels, np.tile(np.arange(num_rotations), 3))
     for i in range(3):
         for j in range(num_rotations):
             # Counter-clockwise, as np.rot90 and SLA's torch.rot90(x, k,
             # (2, 3)) on NCHW images.
             expected = np.rot90(images[i], j * turns, axes=(0, 1))
-            np.testing.assert_array_equal(copies[i * num_rotations + j], expected)
+            np.testing.assert_array_equal(
+                copies[i * num_rotations + j], expected
+            )
 
 
 def test_rotations_run_in_a_tf_data_map():

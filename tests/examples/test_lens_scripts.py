@@ -43,7 +43,9 @@ def test_lens_example_trains_the_control_and_the_lens(tmp_path):
     run = json.loads((tmp_path / "lens" / "run.json").read_text())
     assert run["config"]["lens_widths"] == [16, 32, 64]
     assert run["dataset"] == "shortcut_digits"
-    assert (tmp_path / "saved_models" / "lens" / "1" / "saved_model.pb").exists()
+    assert (
+        tmp_path / "saved_models" / "lens" / "1" / "saved_model.pb"
+    ).exists()
 
 
 def test_lens_example_explains_a_missing_tfds_dataset(tmp_path):
@@ -58,7 +60,8 @@ def test_lens_step_benchmark_reports_ratios(tmp_path):
     output = tmp_path / "lens_step.json"
     result = run_script(
         os.path.join("benchmarks", "lens_step.py"),
-        *"--settings narrow --batch-size 8 --warmup 1 --steps 2 --output".split(),
+        *"--settings narrow --batch-size 8 --warmup 1 --steps 2".split(),
+        "--output",
         str(output),
     )
     assert result.returncode == 0, result.stderr[-3000:]

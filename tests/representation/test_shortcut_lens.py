@@ -92,16 +92,17 @@ def test_the_least_likely_label_is_the_argmin_of_the_prediction():
 def test_each_optimizer_updates_only_its_own_network():
     model = _model(feature_rate=0.1)
     lens_before = [w.numpy() for w in model.lens.weights]
-    features_before = [w.numpy() for w in model.optimizer_variables()[
-        "optimizer"
-    ]]
+    features_before = [
+        w.numpy() for w in model.optimizer_variables()["optimizer"]
+    ]
     _one_step(model)
     for before, after in zip(lens_before, model.lens.weights, strict=True):
         np.testing.assert_array_equal(before, after)
     changed = [
         not np.allclose(b, a)
         for b, a in zip(
-            features_before, model.optimizer_variables()["optimizer"],
+            features_before,
+            model.optimizer_variables()["optimizer"],
             strict=True,
         )
     ]
@@ -125,9 +126,10 @@ def _expected_sgd_step(model, variables, loss_fn, rate):
     with tf.GradientTape() as tape:
         loss = loss_fn()
     gradients = tape.gradient(loss, variables)
-    return [v.numpy() - rate * g.numpy() for v, g in zip(
-        variables, gradients, strict=True
-    )]
+    return [
+        v.numpy() - rate * g.numpy()
+        for v, g in zip(variables, gradients, strict=True)
+    ]
 
 
 def test_the_steps_follow_the_gradients_of_their_own_losses():
@@ -146,8 +148,10 @@ def test_the_steps_follow_the_gradients_of_their_own_losses():
     expected = _expected_sgd_step(
         model,
         variables,
-        lambda: ce(model.rotation_logits(model.lens(x)))
-        + ce(model.rotation_logits(x)),
+        lambda: (
+            ce(model.rotation_logits(model.lens(x)))
+            + ce(model.rotation_logits(x))
+        ),
         0.1,
     )
     _one_step(model)
@@ -206,7 +210,8 @@ def test_embeddings_and_the_lens_endpoint():
     f_lensed = np.asarray(model.encoder(lensed))
     f_plain = np.asarray(model.encoder(x))
     np.testing.assert_allclose(
-        model.embed(x)["embedding"], np.concatenate([f_lensed, f_plain], 1),
+        model.embed(x)["embedding"],
+        np.concatenate([f_lensed, f_plain], 1),
         rtol=1e-6,
     )
     np.testing.assert_allclose(model.lensed_images(x)["lensed"], lensed)
@@ -222,7 +227,9 @@ def test_validation_reports_every_loss_term():
     x, rotation = lens_replica_models.batch()
     model = _model()
     expected = _reference(model)
-    logs = model.evaluate(x, rotation, batch_size=16, verbose=0, return_dict=True)
+    logs = model.evaluate(
+        x, rotation, batch_size=16, verbose=0, return_dict=True
+    )
     for name, value in expected.items():
         assert logs[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
 
