@@ -3,7 +3,6 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ssl.augment.color_permutations import color_permutations
 from keras_ssl.augment.rotations import rotations
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
@@ -60,6 +59,11 @@ def transformed_copies(images, transforms="rotation", num_transforms=4):
     transformed_copies(x, "rotation_color_permutation", 12).shape
     ```
     """
+    # Imported here: `keras_ssl.augment` may be what first imports
+    # TensorFlow, which registers this package while
+    # `augment.color_permutations` is still being initialised.
+    from keras_ssl.augment.color_permutations import color_permutations
+
     _check_transforms(transforms, num_transforms)
     if transforms == "rotation":
         return rotations(images, num_transforms)[0]
