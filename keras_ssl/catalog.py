@@ -34,6 +34,11 @@ CATALOG = {
         "Sastry & Oore, ICML 2020 (Gram matrices)",
         ("digits",),
     ),
+    "lens": (
+        "representation",
+        "Minderer et al., ICML 2020 (automatic shortcut removal)",
+        ("shortcut_digits", "digits"),
+    ),
     "moco": (
         "representation",
         "He et al., CVPR 2020 (MoCo v1, the base of PCL)",
@@ -58,6 +63,11 @@ CATALOG = {
         "generative",
         "Zhang et al., ICML 2020 (PGA)",
         ("digits",),
+    ),
+    "rotnet": (
+        "representation",
+        "Gidaris et al., ICLR 2018 (RotNet)",
+        ("shortcut_digits", "digits"),
     ),
     "sdenet": (
         "uncertainty",

@@ -10,6 +10,8 @@ SVHN, ...) load when a user has prepared them. Two loaders, by scope:
   `tf.data.Dataset`).
 """
 
+from keras_ssl.data.add_shortcut_marker import SHORTCUT_MARKER
+from keras_ssl.data.add_shortcut_marker import add_shortcut_marker
 from keras_ssl.data.check_semi_supervised_split import (
     check_semi_supervised_split,
 )
@@ -25,12 +27,15 @@ from keras_ssl.data.make_dataset import make_dataset
 from keras_ssl.data.raw_digits import raw_digits
 from keras_ssl.data.semi_supervised_dataset import semi_supervised_dataset
 from keras_ssl.data.semi_supervised_split import semi_supervised_split
+from keras_ssl.data.shortcut_digits import shortcut_digits
 from keras_ssl.data.two_moons import two_moons
 from keras_ssl.data.uniform_noise import uniform_noise
 from keras_ssl.data.with_index import with_index
 
 __all__ = [
     "DATASETS",
+    "SHORTCUT_MARKER",
+    "add_shortcut_marker",
     "check_semi_supervised_split",
     "digits",
     "digits_preprocessing",
@@ -43,6 +48,7 @@ __all__ = [
     "raw_digits",
     "semi_supervised_dataset",
     "semi_supervised_split",
+    "shortcut_digits",
     "two_moons",
     "uniform_noise",
     "with_index",

@@ -24,6 +24,7 @@ from keras_ssl.evaluation.image_pair_grid import image_pair_grid
 from keras_ssl.evaluation.knn_accuracy import knn_accuracy
 from keras_ssl.evaluation.layer_deviations import layer_deviations
 from keras_ssl.evaluation.learning_curves import learning_curves
+from keras_ssl.evaluation.lens_plot import lens_plot
 from keras_ssl.evaluation.linear_probe import linear_probe
 from keras_ssl.evaluation.ood_histograms import ood_histograms
 from keras_ssl.evaluation.ood_metrics import ood_metrics
@@ -49,6 +50,7 @@ __all__ = [
     "image_pair_grid",
     "knn_accuracy",
     "learning_curves",
+    "lens_plot",
     "layer_deviations",
     "linear_probe",
     "maximum_calibration_error",

@@ -6,6 +6,7 @@ from keras_ssl.recipes.ds3l_recipe import DS3LRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
 from keras_ssl.recipes.generative_recipe import GenerativeRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
+from keras_ssl.recipes.lens_recipe import LensRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
 from keras_ssl.recipes.ns3l_recipe import NS3LRecipe
@@ -13,6 +14,7 @@ from keras_ssl.recipes.pcl_recipe import PCLRecipe
 from keras_ssl.recipes.pga_recipe import PGARecipe
 from keras_ssl.recipes.recipe import Recipe
 from keras_ssl.recipes.representation_recipe import RepresentationRecipe
+from keras_ssl.recipes.rotnet_recipe import RotNetRecipe
 from keras_ssl.recipes.sdenet_recipe import SDENetRecipe
 from keras_ssl.recipes.semi_supervised_recipe import SemiSupervisedRecipe
 from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
@@ -27,11 +29,13 @@ RECIPES = {
         DS3LRecipe(),
         DUQRecipe(),
         GramRecipe(),
+        LensRecipe(),
         MoCoRecipe(),
         NATRecipe(),
         NS3LRecipe(),
         PCLRecipe(),
         PGARecipe(),
+        RotNetRecipe(),
         SDENetRecipe(),
         SoftmaxRecipe(),
         TSMERecipe(),
