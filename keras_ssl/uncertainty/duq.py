@@ -6,10 +6,10 @@ from keras import ops
 from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
-from keras_ssl.core.distribution import num_replicas
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.method import Method
+from keras_ssl.core.weight_decay import coupled_weight_decay
 
 # PyTorch's `binary_cross_entropy` clamps each log term at -100.
 LOG_CLAMP = -100.0
@@ -302,12 +302,7 @@ class DUQ(Method):
     def coupled_l2(self):
         """`weight_decay / 2 * sum ||theta||^2` over trainable variables,
         divided by the replica count (PyTorch-SGD-style weight decay)."""
-        if self.weight_decay == 0:
-            return ops.convert_to_tensor(0.0)
-        total = ops.sum(
-            ops.stack([ops.sum(ops.square(v)) for v in self.trainable_weights])
-        )
-        return 0.5 * self.weight_decay * total / num_replicas()
+        return coupled_weight_decay(self.trainable_weights, self.weight_decay)
 
     def check_fit_data(self, x, y):
         if y is not None and not isinstance(x, tf.data.Dataset):
