@@ -1,5 +1,6 @@
 """Layers that keras_ssl methods share."""
 
+from keras_ssl.layers.real_nvp_flow import RealNVPFlow
 from keras_ssl.layers.sobel import Sobel
 
-__all__ = ["Sobel"]
+__all__ = ["RealNVPFlow", "Sobel"]

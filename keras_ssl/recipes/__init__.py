@@ -2,6 +2,7 @@
 
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
+from keras_ssl.recipes.flowgmm_recipe import FlowGMMRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.moco_recipe import MoCoRecipe
 from keras_ssl.recipes.nat_recipe import NATRecipe
@@ -19,6 +20,7 @@ RECIPES = {
     for recipe in (
         BeliefMatchingRecipe(),
         DUQRecipe(),
+        FlowGMMRecipe(),
         GramRecipe(),
         MoCoRecipe(),
         NATRecipe(),

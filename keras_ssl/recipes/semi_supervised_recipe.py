@@ -114,6 +114,10 @@ class SemiSupervisedRecipe(Recipe):
         """Views of each input per step the method needs (default 1)."""
         return 1
 
+    def labeled_views(self, config):
+        """Views of each labeled input per step (default: `views`)."""
+        return self.views(config)
+
     def augment(self, batch, seed, config):
         """One view of a batch of images: a random shift, then noise."""
         shift_seed, noise_seed = tf.unstack(
@@ -135,9 +139,11 @@ class SemiSupervisedRecipe(Recipe):
         """The zipped stream of epochs `initial_epoch .. epochs - 1`.
 
         `batch_size` is the unlabeled batch; `views` defaults to the
-        method's `views(config)`.
+        method's `views(config)` (and `labeled_views(config)` for the
+        labeled stream); a given `views` is used for both streams.
         """
         config = dict(self.defaults if config is None else config)
+        labeled_views = self.labeled_views(config) if views is None else views
         return ssl_data.semi_supervised_dataset(
             self.split(data),
             labeled_batch=config["labeled_batch"],
@@ -145,6 +151,7 @@ class SemiSupervisedRecipe(Recipe):
             seed=seed,
             augment=lambda x, key: self.augment(x, key, config),
             views=self.views(config) if views is None else views,
+            labeled_views=labeled_views,
             initial_epoch=initial_epoch,
             epochs=epochs,
             num_classes=data["num_classes"],

@@ -5,12 +5,20 @@ batches from `keras_ssl.data.semi_supervised_dataset`, and subclasses
 `SemiSupervisedClassifier`, which holds the classifier head, the
 supervised loss, the replica-consistent dropout and the `classify`
 endpoint they share. `Supervised` is the labels-only control.
+`FlowGMM`, a normalizing flow rather than a head on an encoder, is a
+`Method` of its own on the same data contract.
 """
 
+from keras_ssl.semi_supervised.flow_gmm import FlowGMM
 from keras_ssl.semi_supervised.semi_supervised_classifier import (
     SemiSupervisedClassifier,
 )
 from keras_ssl.semi_supervised.stability_me import StabilityME
 from keras_ssl.semi_supervised.supervised import Supervised
 
-__all__ = ["SemiSupervisedClassifier", "StabilityME", "Supervised"]
+__all__ = [
+    "FlowGMM",
+    "SemiSupervisedClassifier",
+    "StabilityME",
+    "Supervised",
+]
