@@ -27,20 +27,27 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:
         parser.exit(2, f"keras-ssl {args.name}: error: {error}\n")
+    except KeyboardInterrupt:
+        resume = " (run the same command with --resume to continue)"
+        parser.exit(
+            130,
+            f"keras-ssl {args.name}: interrupted"
+            f"{resume if args.name == 'train' else ''}\n",
+        )
 
 
 # ----------------------------------------------------------------------
 # list
 # ----------------------------------------------------------------------
 def list_methods(args):
-    from keras_ssl.recipes import RECIPES
+    from keras_ssl.catalog import CATALOG
 
     rows = [("method", "family", "datasets", "paper")]
     rows += [
-        (name, r.family, ",".join(r.datasets), r.paper)
-        for name, r in sorted(RECIPES.items())
+        (name, family, ",".join(datasets), paper)
+        for name, (family, paper, datasets) in sorted(CATALOG.items())
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
@@ -72,13 +79,47 @@ def train(args, callbacks=()):
         resume=args.resume,
         verbose=args.verbose,
         callbacks=callbacks,
+        quiet=True,
     )
-    print(
-        json.dumps(
-            {"run_dir": result.run_dir, "metrics": result.metrics}, indent=2
+    if args.json:
+        print(
+            json.dumps(
+                {"run_dir": result.run_dir, "metrics": result.metrics},
+                indent=2,
+            )
         )
-    )
+    else:
+        print(_summary(result))
     return 0
+
+
+def _summary(result):
+    """What was trained, its key metrics, and where everything is."""
+    record, run_dir = result.record, result.run_dir
+    lines = [
+        f"keras-ssl: trained {record['method']} on {record['dataset']} "
+        f"(seed {record['seed']}, {record['epochs']} epochs, "
+        f"{record['train_seconds']:.1f} s)"
+    ]
+    scalars = [
+        f"{key} {value:.3f}"
+        for key, value in record["metrics"].items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    if scalars:
+        lines.append("  " + " | ".join(scalars[:8]))
+    for name, values in record["metrics"].get("ood", {}).items():
+        lines.append(f"  OOD {name}: AUROC {values['auroc']:.3f}")
+    path = os.path.join
+    lines += [
+        f"  model     {path(run_dir, 'model.keras')}",
+        f"  plots     {path(run_dir, 'plots')}",
+        f"  logs      {path(run_dir, 'logs')}",
+        f"  run.json  {path(run_dir, 'run.json')} (every metric)",
+        f"  export    keras-ssl export {run_dir} --to saved_models/"
+        f"{os.path.basename(os.path.normpath(run_dir))}",
+    ]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------
@@ -168,6 +209,11 @@ def _parser():
         "--resume", action="store_true", help="continue an interrupted run"
     )
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="end with the run's metrics as JSON instead of a summary",
+    )
 
     p = sub.add_parser("evaluate", help="recompute a run's metrics")
     p.set_defaults(command=evaluate, name="evaluate")

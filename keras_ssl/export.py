@@ -4,6 +4,7 @@ import os
 import re
 
 import keras
+import tensorflow as tf
 
 from keras_ssl.core.endpoint import Endpoint
 
@@ -104,10 +105,11 @@ def export_saved_model(
     ):
         archive.track(preprocessing)
     for endpoint_name, endpoint in endpoints.items():
+        specs = endpoint.signature(shape, input_dtype)
         archive.add_endpoint(
             endpoint_name,
-            _with_preprocessing(endpoint, preprocessing),
-            input_signature=endpoint.signature(shape, input_dtype),
+            _with_preprocessing(endpoint, preprocessing, specs),
+            input_signature=specs,
         )
     os.makedirs(model_dir, exist_ok=True)
     archive.write_out(path, verbose=verbose)
@@ -152,15 +154,50 @@ def _serving_input_shape(model):
     return tuple(model.inputs[0].shape[1:])
 
 
-def _with_preprocessing(endpoint, preprocessing):
+def _with_preprocessing(endpoint, preprocessing, specs):
+    """The served function: input checks, preprocessing, empty batches.
+
+    Every input must have the declared shape (the raw shape the model was
+    trained on; a resize in the preprocessing would otherwise accept any
+    image) and finite values (a NaN pixel is an error, not a guess). An
+    empty batch returns empty outputs: it runs on one zero input, and the
+    outputs are cut back to zero rows.
+    """
     names = list(endpoint.inputs)
 
     def function(*inputs):
+        inputs = [
+            _checked(x, spec) for x, spec in zip(inputs, specs, strict=True)
+        ]
+        size = tf.shape(inputs[0])[0]
+        inputs = [
+            tf.cond(
+                size > 0,
+                lambda x=x: x,
+                lambda x=x: tf.zeros(
+                    tf.concat([[1], tf.shape(x)[1:]], 0), x.dtype
+                ),
+            )
+            for x in inputs
+        ]
         if preprocessing is not None:
             inputs = [
                 preprocessing(x) if name in endpoint.preprocess else x
                 for name, x in zip(names, inputs, strict=True)
             ]
-        return endpoint.function(*inputs)
+        outputs = endpoint.function(*inputs)
+        return {
+            key: value[:size] if len(value.shape) else value
+            for key, value in outputs.items()
+        }
 
     return function
+
+
+def _checked(x, spec):
+    x = tf.ensure_shape(x, spec.shape)
+    if x.dtype.is_floating:
+        x = tf.debugging.assert_all_finite(
+            x, f"{spec.name} must hold finite values (no NaN or inf)"
+        )
+    return x

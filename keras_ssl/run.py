@@ -22,9 +22,11 @@ RUN_DIR/
 writes a SavedModel from what the run directory holds.
 """
 
+import contextlib
 import json
 import os
 import platform
+import sys
 import time
 
 RUN_FILE = "run.json"
@@ -78,14 +80,11 @@ class Run:
     @property
     def model(self):
         if self._model is None:
-            import keras
 
             from keras_ssl.recipes import get_recipe
 
             get_recipe(self.method)  # registers the method's classes
-            self._model = keras.saving.load_model(
-                os.path.join(self.run_dir, MODEL_FILE)
-            )
+            self._model = _load_model(os.path.join(self.run_dir, MODEL_FILE))
         return self._model
 
     @property
@@ -125,6 +124,7 @@ def train(
     callbacks=(),
     data=None,
     strategy="mirrored",
+    quiet=False,
 ):
     """Trains, evaluates and saves one run, as `keras-ssl train` does.
 
@@ -162,6 +162,8 @@ def train(
             to read it back on resume, like every worker: use storage they
             share); the other workers write into a scratch directory of
             their own and restore from the chief's backup.
+        quiet: silence the start-up lines TensorFlow's C++ runtime writes
+            to stderr while it loads (the command line sets it).
 
     Returns:
         The finished `Run`.
@@ -172,18 +174,18 @@ def train(
         FileExistsError: if `output_dir` is not empty and not `resume`.
         FileNotFoundError: if `resume` and `output_dir` holds no run.
     """
-    from keras_ssl.recipes import get_recipe
+    # What needs no TensorFlow is checked first: a typo costs no import.
+    from keras_ssl.catalog import check_names
 
-    recipe = get_recipe(method)
-    if data is None:
-        recipe.check_dataset(dataset)
-    config = recipe.resolve_config(dict(config or {}), dataset)
-    default_epochs, default_batch = recipe.training_defaults(dataset)
-    epochs = default_epochs if epochs is None else epochs
-    batch_size = default_batch if batch_size is None else batch_size
-    _check_positive("epochs (--epochs)", epochs)
-    _check_positive("batch_size (--batch-size)", batch_size)
-    _check_positive("replicas (--replicas)", replicas)
+    check_names(method, dataset if data is None else None)
+    for name, value in (
+        ("epochs (--epochs)", epochs),
+        ("batch_size (--batch-size)", batch_size),
+        ("replicas (--replicas)", replicas),
+    ):
+        if value is not None:
+            _check_positive(name, value)
+    _check_seed(seed)
     if strategy not in ("mirrored", "multi_worker"):
         raise ValueError(
             "strategy (--strategy) must be 'mirrored' or 'multi_worker'; "
@@ -195,7 +197,7 @@ def train(
             "with strategy multi_worker every worker uses its own devices; "
             f"replicas (--replicas) must be 1, got {replicas}"
         )
-    if worker is None and batch_size % replicas:
+    if worker is None and batch_size is not None and batch_size % replicas:
         raise ValueError(
             f"batch_size (--batch-size) {batch_size} must be divisible by "
             f"replicas (--replicas) {replicas}"
@@ -215,8 +217,31 @@ def train(
             "there); nothing was changed. Train into a new directory to "
             "train again."
         )
+    _check_writable(output_dir, "output directory (--output)")
+    if verbose and (worker is None or worker["chief"]):
+        print(
+            f"keras-ssl: {'resuming' if resume else 'training'} {method} on "
+            f"{dataset} into {run_dir}",
+            flush=True,
+        )
 
-    distribution = _strategy(replicas, worker)
+    with _native_logs_silenced(quiet):
+        from keras_ssl.recipes import get_recipe
+
+        recipe = get_recipe(method)
+        distribution = _strategy(replicas, worker)
+    config = recipe.resolve_config(dict(config or {}), dataset)
+    recipe.check_settings(config)
+    default_epochs, default_batch = recipe.training_defaults(dataset)
+    epochs = default_epochs if epochs is None else epochs
+    batch_size = default_batch if batch_size is None else batch_size
+    if batch_size % replicas:
+        raise ValueError(
+            f"batch_size {batch_size} (the method's default; set "
+            f"--batch-size) must be divisible by replicas (--replicas) "
+            f"{replicas}"
+        )
+
     replicas = distribution.num_replicas_in_sync
     identity = {
         "method": method,
@@ -245,6 +270,11 @@ def train(
         data = recipe.load_data(dataset, config, seed)
     data = recipe.prepare(data, config, output_dir, dataset, seed, verbose)
     num_train = recipe.num_train_samples(data)
+    if batch_size > num_train:
+        raise ValueError(
+            f"batch_size (--batch-size) {batch_size} is larger than the "
+            f"{num_train} training samples of {dataset}"
+        )
     steps = -(-num_train // batch_size)
     with distribution.scope():
         model = recipe.build_model(data, config, steps_per_epoch=steps)
@@ -256,7 +286,7 @@ def train(
     if not os.path.exists(initial_path):
         model.save_weights(initial_path)
     backup_dir = os.path.join(run_dir, BACKUP_DIR)
-    initial_epoch = _backed_up_epoch(backup_dir)
+    initial_epoch = _backed_up_epoch(backup_dir) if resume else 0
     dataset_batches, steps = recipe.train_dataset(
         data, batch_size, seed, initial_epoch, epochs, config
     )
@@ -276,9 +306,8 @@ def train(
         )
     if verbose and (worker is None or worker["chief"]):
         print(
-            f"keras-ssl: training {recipe.name} on {dataset} "
-            f"({num_train} samples, global batch {batch_size}, "
-            f"{replicas} replica(s)) from epoch {initial_epoch}"
+            f"keras-ssl: {num_train} samples, global batch {batch_size}, "
+            f"{replicas} replica(s), epochs {initial_epoch + 1}..{epochs}"
         )
     start = time.perf_counter()
     history = model.fit(
@@ -347,13 +376,20 @@ def export(run_dir, to, version=None):
     run = Run.load(run_dir)
     from keras_ssl.export import export_saved_model
 
+    target = os.path.normpath(to)
+    if version is not None and os.path.exists(
+        os.path.join(target, str(version))
+    ):
+        raise FileExistsError(
+            f"{os.path.join(target, str(version))} already exists; exports are "
+            "never overwritten: pass another --version, or leave it out for "
+            "the next free one"
+        )
+    _check_writable(target, "export target (--to)")
     preprocessing = None
     path = os.path.join(run_dir, PREPROCESSING_FILE)
     if os.path.exists(path):
-        import keras
-
-        preprocessing = keras.saving.load_model(path)
-    target = os.path.normpath(to)
+        preprocessing = _load_model(path)
     raw_shape = run.record.get("raw_input_shape")
     return export_saved_model(
         run.model,
@@ -372,6 +408,70 @@ def _evaluate(recipe, model, data, config, run_dir):
         initial(recipe.sample_inputs(data))
         initial.load_weights(os.path.join(run_dir, INITIAL_WEIGHTS))
     return recipe.evaluate(model, data, run_dir, initial_model=initial)
+
+
+def _load_model(path):
+    """`keras.saving.load_model`, with an error that names a bad file."""
+    import keras
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} is missing")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:  # zip, h5py and config errors alike
+        raise ValueError(
+            f"{path} cannot be loaded; it may be truncated or corrupt "
+            f"({type(error).__name__}: {str(error)[:200]})"
+        ) from error
+
+
+def _check_seed(seed):
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int)
+        or not (0 <= seed < 2**32)
+    ):
+        raise ValueError(
+            f"seed (--seed) must be an integer in [0, 2**32 - 1]; got {seed!r}"
+        )
+
+
+def _check_writable(path, what):
+    """A `PermissionError` now, rather than a traceback after training."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise NotADirectoryError(f"{what} {path}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"{what} {path} cannot be written ({existing} is not writable)"
+        )
+
+
+@contextlib.contextmanager
+def _native_logs_silenced(quiet):
+    """Sends file descriptor 2 to /dev/null while TensorFlow loads.
+
+    TensorFlow 2.21's C++ runtime prints absl, oneDNN and CUDA start-up
+    lines that `TF_CPP_MIN_LOG_LEVEL` no longer silences; Python
+    exceptions are raised after stderr is back.
+    """
+    if not quiet or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow as tf
+
+        yield
+        tf.config.list_logical_devices()  # device start-up (cuInit)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def _check_positive(name, value):
@@ -398,11 +498,30 @@ def _check_resumable(run_dir, identity):
 
 
 def _backed_up_epoch(backup_dir):
+    """The epoch a resumed run starts from; names a corrupt backup."""
     path = os.path.join(backup_dir, "training_metadata.json")
     if not os.path.exists(path):
         return 0
-    with open(path) as f:
-        return int(json.load(f)["epoch"])
+    try:
+        with open(path) as f:
+            epoch = int(json.load(f)["epoch"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"--resume: the backup file {path} is unreadable ({error}); "
+            f"remove {backup_dir} to train again from epoch 0"
+        ) from None
+    weights = os.path.join(backup_dir, "latest.weights.h5")
+    try:
+        import h5py
+
+        with h5py.File(weights, "r") as f:
+            f.visit(lambda name: None)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"--resume: the backup file {weights} is unreadable ({error}); "
+            f"remove {backup_dir} to train again from epoch 0"
+        ) from None
+    return epoch
 
 
 def _strategy(replicas, worker=None):

@@ -8,11 +8,13 @@ from keras_ssl.core.distribution import replica_reduce
 from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.endpoint import Endpoint
 from keras_ssl.core.method import Method
+from keras_ssl.core.method import NonFiniteLossError
 from keras_ssl.core.ramp_up import gaussian_ramp_up
 
 __all__ = [
     "Endpoint",
     "Method",
+    "NonFiniteLossError",
     "all_gather",
     "gaussian_ramp_up",
     "num_replicas",

@@ -192,3 +192,42 @@ def assert_sample_index(index, num_samples):
     ]
     with tf.control_dependencies(checks):
         return tf.identity(index)
+
+
+def check_class_ids(y, num_classes, name="y"):
+    """`y` as int64 class ids in `[0, num_classes)`, or a clear ValueError.
+
+    Accepts shape `(n,)` or `(n, 1)`, integer values of any numeric dtype
+    (`2.0` is class 2; `2.5` is an error, never truncated). A `(n,
+    num_classes)` array is refused with a pointer to `argmax`, since a
+    one-hot label would otherwise fail deep inside the loss.
+    """
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim == 2 and labels.shape[1] == num_classes:
+        raise ValueError(
+            f"{name} must be integer class ids of shape (n,); got shape "
+            f"{labels.shape}, which looks one-hot: pass {name}.argmax(-1)"
+        )
+    if labels.ndim != 1:
+        raise ValueError(
+            f"{name} must be integer class ids of shape (n,); got shape "
+            f"{labels.shape}"
+        )
+    if not (
+        np.issubdtype(labels.dtype, np.integer)
+        or np.issubdtype(labels.dtype, np.floating)
+        or labels.dtype == bool
+    ):
+        raise ValueError(
+            f"{name} must be integer class ids; got dtype {labels.dtype}"
+        )
+    ids = labels.astype("int64")
+    bad = (ids != labels) | (ids < 0) | (ids >= num_classes)
+    if np.any(bad):
+        raise ValueError(
+            f"{name} must be integer class ids in [0, num_classes="
+            f"{num_classes}); got {labels[bad][:5].tolist()}"
+        )
+    return ids

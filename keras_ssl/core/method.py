@@ -1,6 +1,7 @@
 import inspect
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -401,15 +402,20 @@ class Method(keras.Model):
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, with the method's checks and callbacks.
 
-        Checks the data (`check_fit_data`), builds the model from the
-        data's shapes and every optimizer, and puts the epoch counter and
-        the method's `method_callbacks()` before the caller's callbacks.
+        Checks the data (arrays must be non-empty and finite, then the
+        method's `check_fit_data`), builds the model from the data's shapes
+        and every optimizer, and puts the epoch counter, a guard that stops
+        training on a non-finite loss (`NonFiniteLossError`, naming the
+        epoch and step, before any callback saves that state) and the
+        method's `method_callbacks()` before the caller's callbacks.
         """
         bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
         arguments = dict(bound.arguments)
         arguments.pop("self")
         arguments.update(arguments.pop("kwargs", {}))
         x, y = arguments.get("x"), arguments.get("y")
+        _check_arrays(x, "x")
+        _check_arrays(y, "y")
         self.check_fit_data(x, y)
         if not self.built and x is not None:
             # Build from the data's shapes (`call` may not touch every
@@ -424,6 +430,7 @@ class Method(keras.Model):
             arguments.setdefault("shuffle", False)
         arguments["callbacks"] = [
             _EpochCounter(self.epoch),
+            _StopOnNonFiniteLoss(),
             *self.method_callbacks(),
             *list(arguments.get("callbacks") or []),
         ]
@@ -578,6 +585,55 @@ def _logs_for_reduction(step, strategy):
         }
 
     return step_with_rank_one_logs
+
+
+class NonFiniteLossError(ValueError):
+    """Training produced a NaN or infinite loss (see `Method.fit`)."""
+
+
+def _check_arrays(value, name):
+    """Non-empty, finite NumPy inputs (datasets are checked as they run)."""
+    if value is None or isinstance(value, tf.data.Dataset):
+        return
+    for array in tf.nest.flatten(value):
+        if not isinstance(array, np.ndarray | list):
+            continue
+        array = np.asarray(array)
+        if array.ndim and len(array) == 0:
+            raise ValueError(f"{name} holds no samples (shape {array.shape})")
+        if np.issubdtype(array.dtype, np.floating):
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            if bad:
+                raise ValueError(
+                    f"{name} must hold finite values; it has {bad} NaN or "
+                    "infinite entries"
+                )
+
+
+class _StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises `NonFiniteLossError` at the first non-finite `loss` log.
+
+    It runs before the caller's callbacks, so `BackupAndRestore` never
+    saves the broken state: the last backup is the last good epoch.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            raise NonFiniteLossError(
+                f"training stopped: the loss became {float(loss)} at epoch "
+                f"{self.epoch + 1}, step {batch + 1}. Nothing of this epoch "
+                "was kept (a resumable run keeps its last good epoch). Try a "
+                "smaller learning rate, check the inputs for extreme values, "
+                "or check the method's hyperparameters."
+            )
 
 
 class _EpochCounter(keras.callbacks.Callback):

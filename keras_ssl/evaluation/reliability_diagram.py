@@ -15,8 +15,10 @@ def reliability_diagram(
     Top panel: one bar per confidence bin whose height is the bin's
     accuracy (fraction of correct top-1 predictions), the diagonal of
     perfect calibration, and the gap between accuracy and mean confidence
-    shaded in red. Bottom panel: the number of samples per bin. The title
-    reports the ECE of the same bins. The figure is a
+    drawn opaque in red where the model is over-confident (confidence
+    above accuracy) and in blue where it is under-confident. Bottom panel:
+    the number of samples per bin. The title reports the ECE of the same
+    bins. The figure is a
     `matplotlib.figure.Figure` that is not registered with `pyplot`, so it
     needs no closing and never changes the active backend.
 
@@ -70,23 +72,33 @@ def reliability_diagram(
         np.where(nonempty, bins["accuracy"], 0.0),
         width=widths,
         align="edge",
-        color="tab:blue",
+        color="lightgray",
         edgecolor="black",
         label="Accuracy",
     )
+    # The gap between accuracy and mean confidence, opaque and in two
+    # colours that never mix with the bars: red where the model is
+    # over-confident, blue where it is under-confident.
     gap_bottom = np.minimum(bins["accuracy"], bins["confidence"])
-    top.bar(
-        lefts[nonempty],
-        np.abs(bins["accuracy"] - bins["confidence"])[nonempty],
-        bottom=gap_bottom[nonempty],
-        width=widths[nonempty],
-        align="edge",
-        color="tab:red",
-        alpha=0.3,
-        hatch="//",
-        edgecolor="tab:red",
-        label="Gap to confidence",
-    )
+    gap = np.abs(bins["accuracy"] - bins["confidence"])
+    over = nonempty & (bins["confidence"] > bins["accuracy"])
+    under = nonempty & (bins["confidence"] < bins["accuracy"])
+    for mask, colour, hatch, label in (
+        (over, "tab:red", "//", "Over-confident (confidence > accuracy)"),
+        (under, "tab:blue", "\\\\", "Under-confident (accuracy > confidence)"),
+    ):
+        top.bar(
+            lefts[mask],
+            gap[mask],
+            bottom=gap_bottom[mask],
+            width=widths[mask],
+            align="edge",
+            color=colour,
+            hatch=hatch,
+            edgecolor="white",
+            label=label,
+            zorder=3,
+        )
     top.plot([0, 1], [0, 1], linestyle="--", color="gray", label="Perfect")
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)

@@ -31,6 +31,7 @@ class NATRecipe(RepresentationRecipe):
         "max_shift": 2,
         "noise": 0.05,
     }
+    setting_rules = {"noise": ">= 0", "max_shift": "int >= 0"}
     epochs = 150
     batch_size = 100
 

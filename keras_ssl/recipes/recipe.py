@@ -5,6 +5,9 @@ import math
 import keras
 import tensorflow as tf
 
+from keras_ssl.core._checks import check_integer
+from keras_ssl.core._checks import check_number
+
 
 class Recipe:
     """How `keras-ssl train` trains and evaluates one method.
@@ -83,6 +86,48 @@ class Recipe:
         for key, value in overrides.items():
             config[key] = _convert(key, value, config[key])
         return config
+
+    # What every recipe setting of these names must satisfy; a recipe adds
+    # its own in `setting_rules`. A rule is a `check_number` rule
+    # ("> 0", ">= 0", "in (0, 1)", "in [0, 1)"), "int >= N", or a tuple
+    # of the allowed values.
+    common_rules = {
+        "learning_rate": "> 0",
+        "momentum": "in [0, 1)",
+        "lr_decay": "> 0",
+        "optimizer": ("sgd", "adam"),
+        "image_size": (8, 16, 32),
+        "channels": (1, 3),
+        "width": ("narrow", "wide"),
+    }
+    setting_rules = {}
+
+    def check_settings(self, config):
+        """A clear error, naming the `--set` key, for a bad setting.
+
+        Every number must be finite; the keys of `common_rules` and
+        `setting_rules` must follow their rule. Method hyperparameters are
+        checked by the method when it is built, also before any training.
+        """
+        rules = {**self.common_rules, **self.setting_rules}
+        for key, value in config.items():
+            rule = rules.get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(
+                    f"--set {key}={value}: {key} must be a finite number"
+                )
+            if rule is None:
+                continue
+            if isinstance(rule, tuple):
+                if value not in rule:
+                    raise ValueError(
+                        f"--set {key}={value}: {key} must be one of "
+                        f"{', '.join(map(str, rule))}"
+                    )
+            elif rule.startswith("int >= "):
+                check_integer(value, int(rule[7:]), f"--set {key}")
+            else:
+                check_number(value, f"--set {key}", rule)
 
     def training_defaults(self, dataset):
         """`(epochs, batch_size)` used when the command line omits them."""

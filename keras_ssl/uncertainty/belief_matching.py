@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
@@ -232,22 +233,7 @@ class BeliefMatching(SoftmaxClassifier):
                     "to 1"
                 )
             return
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1:
-            raise ValueError(
-                "y must be class ids of shape (n,) or soft targets of shape "
-                f"(n, num_classes={self.num_classes}); got shape {y.shape}"
-            )
-        ids = y.astype("int64", copy=False)
-        if not np.all(ids == y) or (
-            y.size and (ids.min() < 0 or ids.max() >= self.num_classes)
-        ):
-            bad = y[(ids != y) | (ids < 0) | (ids >= self.num_classes)]
-            raise ValueError(
-                "y must be integer class ids in [0, num_classes="
-                f"{self.num_classes}); got {bad[:5].tolist()}"
-            )
+        check_class_ids(y, self.num_classes)
 
     # ------------------------------------------------------------------
     # Inference and export

@@ -2,6 +2,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import num_replicas
@@ -306,6 +307,10 @@ class DUQ(Method):
             ops.stack([ops.sum(ops.square(v)) for v in self.trainable_weights])
         )
         return 0.5 * self.weight_decay * total / num_replicas()
+
+    def check_fit_data(self, x, y):
+        if y is not None and not isinstance(x, tf.data.Dataset):
+            check_class_ids(y, self.num_classes)
 
     def after_step(self, data):
         self.update_centroids(*_unpack(data))

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import all_gather
@@ -711,19 +712,8 @@ class SDENet(Method):
         return ops.convert_to_tensor(x, self.compute_dtype), y
 
     def check_fit_data(self, x, y):
-        if y is None or isinstance(x, tf.data.Dataset):
-            return
-        labels = np.asarray(y)
-        if labels.size and (
-            not np.issubdtype(labels.dtype, np.integer)
-            or labels.min() < 0
-            or labels.max() >= self.num_classes
-        ):
-            raise ValueError(
-                "y must hold integer class ids in [0, num_classes = "
-                f"{self.num_classes}); got dtype {labels.dtype}, values "
-                f"{labels.min()}..{labels.max()}"
-            )
+        if y is not None and not isinstance(x, tf.data.Dataset):
+            check_class_ids(y, self.num_classes)
 
     # ------------------------------------------------------------------
     # Inference and export

@@ -1,6 +1,8 @@
 import keras
+import tensorflow as tf
 from keras import ops
 
+from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.method import Method
@@ -59,6 +61,10 @@ class SoftmaxClassifier(Method):
 
     def call(self, inputs, training=False):
         return self.classifier(self.encoder(inputs, training=training))
+
+    def check_fit_data(self, x, y):
+        if y is not None and not isinstance(x, tf.data.Dataset):
+            check_class_ids(y, self.num_classes)
 
     def compute_losses(self, data, training=False):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

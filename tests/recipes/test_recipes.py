@@ -171,3 +171,16 @@ def test_uncertainty_metrics_cover_every_ood_score_and_certainty():
     assert metrics["mean_certainty"] == pytest.approx(
         {"test": 1.0, "bright": 0.2}
     )
+
+
+def test_the_catalog_lists_every_recipe_as_it_is():
+    from keras_ssl.catalog import CATALOG
+
+    assert set(CATALOG) == set(RECIPES)
+    for name, (family, paper, datasets) in CATALOG.items():
+        recipe = RECIPES[name]
+        assert (family, paper, tuple(datasets)) == (
+            recipe.family,
+            recipe.paper,
+            tuple(recipe.datasets),
+        ), name
