@@ -211,7 +211,8 @@ class FlowGMM(Method):
         self._monitor = None
 
     def build(self, input_shape):
-        self.flow.build(input_shape)
+        if not self.flow.built:  # a given flow may be built (or trained)
+            self.flow.build(input_shape)
         self.built = True
 
     # ------------------------------------------------------------------
