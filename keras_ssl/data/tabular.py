@@ -95,9 +95,9 @@ def tabular(name, test_size=0.3, seed=0):
 def tabular_preprocessing(name, test_size=0.3, seed=0):
     """The in-graph standardization of `tabular(name, test_size, seed)`.
 
-    A `keras.layers.Normalization` with the training split's mean and
-    variance, so a model exported with it takes the raw features of
-    `raw_tabular(name)`.
+    A `keras.Sequential` of one `keras.layers.Normalization` with the
+    training split's mean and variance, so a model exported with it takes
+    the raw features of `raw_tabular(name)`.
 
     Example:
 
@@ -112,9 +112,10 @@ def tabular_preprocessing(name, test_size=0.3, seed=0):
 
     (x_train, _), _ = _split(name, test_size, seed)
     mean, std = _statistics(x_train)
-    return keras.layers.Normalization(
-        mean=mean.tolist(), variance=(std**2).tolist(), name=f"{name}_scaling"
+    scaling = keras.layers.Normalization(
+        mean=mean.tolist(), variance=(std**2).tolist(), name="standardize"
     )
+    return keras.Sequential([scaling], name=f"{name}_scaling")
 
 
 def _split(name, test_size, seed):

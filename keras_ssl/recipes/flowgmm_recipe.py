@@ -101,6 +101,15 @@ class FlowGMMRecipe(SemiSupervisedRecipe):
         "noise": 0.0,
         "jit_compile": True,
     }
+    setting_rules = {
+        "labels_per_class": "int >= 1",
+        "labeled_batch": "int >= 1",
+        "num_couplings": "int >= 1",
+        "weight_decay": ">= 0",
+        "noise": ">= 0",
+        "jit_compile": (True, False),
+        "zero_init": (True, False),
+    }
     _tabular = {"cov_std": SOFTPLUS_ONE}
     dataset_defaults = {
         "two_moons": {"means": MOONS_MEANS, "lr_milestones": (10, 16)},
