@@ -115,7 +115,9 @@ def tabular_preprocessing(name, test_size=0.3, seed=0):
     scaling = keras.layers.Normalization(
         mean=mean.tolist(), variance=(std**2).tolist(), name="standardize"
     )
-    return keras.Sequential([scaling], name=f"{name}_scaling")
+    return keras.Sequential(
+        [keras.Input((len(mean),)), scaling], name=f"{name}_scaling"
+    )
 
 
 def _split(name, test_size, seed):
