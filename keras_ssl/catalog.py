@@ -29,6 +29,11 @@ CATALOG = {
         "van Amersfoort et al., ICML 2020 (DUQ)",
         ("digits", "two_moons"),
     ),
+    "flowgmm": (
+        "semi_supervised",
+        "Izmailov et al., ICML 2020 (FlowGMM)",
+        ("two_moons", "wine", "breast_cancer", "digits"),
+    ),
     "gram": (
         "uncertainty",
         "Sastry & Oore, ICML 2020 (Gram matrices)",

@@ -12,7 +12,9 @@ from keras_ssl.evaluation.calibration import expected_calibration_error
 from keras_ssl.evaluation.calibration import maximum_calibration_error
 from keras_ssl.evaluation.calibration import negative_log_likelihood
 from keras_ssl.evaluation.certainty_map import certainty_map
+from keras_ssl.evaluation.class_scatter import class_scatter
 from keras_ssl.evaluation.confusion_matrix_plot import confusion_matrix_plot
+from keras_ssl.evaluation.decision_regions import decision_regions
 from keras_ssl.evaluation.embedding_map import embedding_map
 from keras_ssl.evaluation.encoder_features import encoder_features
 from keras_ssl.evaluation.feature_extractor import feature_extractor
@@ -38,7 +40,9 @@ __all__ = [
     "calibration_bins",
     "calibration_metrics",
     "certainty_map",
+    "class_scatter",
     "confusion_matrix_plot",
+    "decision_regions",
     "embedding_map",
     "encoder_features",
     "expected_calibration_error",

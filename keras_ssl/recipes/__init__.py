@@ -4,6 +4,7 @@ from keras_ssl.recipes.aet_recipe import AETRecipe
 from keras_ssl.recipes.belief_matching_recipe import BeliefMatchingRecipe
 from keras_ssl.recipes.ds3l_recipe import DS3LRecipe
 from keras_ssl.recipes.duq_recipe import DUQRecipe
+from keras_ssl.recipes.flowgmm_recipe import FlowGMMRecipe
 from keras_ssl.recipes.generative_recipe import GenerativeRecipe
 from keras_ssl.recipes.gram_recipe import GramRecipe
 from keras_ssl.recipes.lens_recipe import LensRecipe
@@ -28,6 +29,7 @@ RECIPES = {
         BeliefMatchingRecipe(),
         DS3LRecipe(),
         DUQRecipe(),
+        FlowGMMRecipe(),
         GramRecipe(),
         LensRecipe(),
         MoCoRecipe(),

@@ -225,6 +225,7 @@ class SemiSupervisedRecipe(Recipe):
         `views` is used for both streams).
         """
         config = dict(self.defaults if config is None else config)
+        labeled_views = self.labeled_views(config) if views is None else views
         return ssl_data.semi_supervised_dataset(
             self.split(data),
             labeled_batch=config["labeled_batch"],
@@ -232,9 +233,7 @@ class SemiSupervisedRecipe(Recipe):
             seed=seed,
             augment=lambda x, key: self.augment(x, key, config),
             views=self.views(config) if views is None else views,
-            labeled_views=(
-                self.labeled_views(config) if views is None else views
-            ),
+            labeled_views=labeled_views,
             initial_epoch=initial_epoch,
             epochs=epochs,
             num_classes=data["num_classes"],
