@@ -104,12 +104,15 @@ def write_leaderboard(family, run_dirs, docs_dir, command):
     lines = [
         f"# Leaderboard: {family}",
         "",
-        f"Every registered {family} method trained on "
-        f"`{comparison.split['dataset']}` with its recipe's defaults, seeds "
+        f"The registered {family} methods "
+        f"({', '.join(sorted({r['method'] for r in comparison.records}))}) "
+        f"trained on `{comparison.split['dataset']}` with their recipes' "
+        "defaults, seeds "
         f"{', '.join(map(str, seeds))}; each cell is the mean over seeds "
-        "[min, max]. Wall time is the training time of one run (`fit` "
-        "only, on a shared machine: compare orders of magnitude, not "
-        "percentages).",
+        "[min, max]. `wall_seconds` is the training time of one run "
+        "(`fit`, plus the runs its recipe trains first, such as Gram's "
+        "classifier; not the evaluation), measured on a shared, loaded "
+        "machine: read orders of magnitude, not percentages.",
         "",
         comparison.to_markdown(),
         "",

@@ -334,10 +334,10 @@ def _value(record, metric):
 
 
 def _number(value, metric):
-    if metric.endswith("seconds") or abs(value) >= 100:
-        return f"{value:.1f}"
     if metric.rsplit(".", 1)[-1].startswith("num_"):
         return f"{value:.0f}"
+    if metric.endswith("seconds") or abs(value) >= 100:
+        return f"{value:.1f}"
     return f"{value:.3f}"
 
 
