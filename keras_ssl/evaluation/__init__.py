@@ -28,6 +28,7 @@ from keras_ssl.evaluation.ood_metrics import ood_metrics
 from keras_ssl.evaluation.predict_in_batches import predict_in_batches
 from keras_ssl.evaluation.probe_metrics import probe_metrics
 from keras_ssl.evaluation.reliability_diagram import reliability_diagram
+from keras_ssl.evaluation.run_comparison import RunComparison
 
 __all__ = [
     "brier_score",
@@ -53,4 +54,5 @@ __all__ = [
     "predict_in_batches",
     "probe_metrics",
     "reliability_diagram",
+    "RunComparison",
 ]
