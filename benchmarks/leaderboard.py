@@ -129,6 +129,7 @@ def write_leaderboard(family, run_dirs, docs_dir, command):
         + ", ".join(
             f"{name} {version}"
             for name, version in comparison.versions().items()
+            if name != "python"
         )
         + ".",
         "",

@@ -135,17 +135,34 @@ class RunComparison:
             )
         return rows
 
+    def notes(self):
+        """Sentences on counts that differ between groups (`num_*`).
+
+        Such as Gram's in-distribution test set, 90% of the others' (its
+        recipe calibrates on the other 10%): the split is the same, the
+        part evaluated is not.
+        """
+        notes = []
+        for metric, cells in self.summary().items():
+            if not metric.rsplit(".", 1)[-1].startswith("num_"):
+                continue
+            means = {label: _number(c[0], metric) for label, c in cells.items()}
+            if len(set(means.values())) > 1:
+                notes.append(
+                    f"{metric} differs: "
+                    + ", ".join(f"{k} {v}" for k, v in means.items())
+                )
+        return notes
+
     def to_text(self):
         """The table for a terminal, after a line naming the split."""
         rows = self.rows()
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = [self._title()]
         for row in rows:
-            lines.append(
-                "  ".join(
-                    cell.ljust(w) for cell, w in zip(row, widths, strict=True)
-                )
-            )
+            cells = zip(row, widths, strict=True)
+            lines.append("  ".join(cell.ljust(w) for cell, w in cells))
+        lines += [f"note: {note}" for note in self.notes()]
         return "\n".join(lines)
 
     def to_markdown(self):
@@ -156,6 +173,9 @@ class RunComparison:
         lines.append("|" + "|".join(["---"] * len(rows[0])) + "|")
         for row in rows[1:]:
             lines.append("| " + " | ".join(row) + " |")
+        notes = self.notes()
+        if notes:
+            lines += ["", *(f"Note: {note}." for note in notes)]
         return "\n".join(lines)
 
     def plot(self, path=None):
@@ -342,12 +362,10 @@ def _number(value, metric):
 
 
 def _cell(metric, mean, low, high):
-    if low == high:
+    low, high = _number(low, metric), _number(high, metric)
+    if low == high:  # one seed, or a range below the printed precision
         return _number(mean, metric)
-    return (
-        f"{_number(mean, metric)} "
-        f"[{_number(low, metric)}, {_number(high, metric)}]"
-    )
+    return f"{_number(mean, metric)} [{low}, {high}]"
 
 
 def _show(value):

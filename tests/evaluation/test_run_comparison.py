@@ -270,3 +270,25 @@ def test_cli_compare_refusal_is_a_clear_error(tmp_path, capsys):
     assert "keras-ssl compare: error: the runs differ in dataset" in (
         capsys.readouterr().err
     )
+
+
+def test_notes_name_test_sets_of_different_sizes(tmp_path):
+    softmax = write_run(tmp_path / "s", "softmax", 0, uncertainty_metrics(0.9))
+    metrics = uncertainty_metrics(0.9)
+    metrics["ood"]["digits_5_9"]["num_in"] = 244
+    gram = write_run(tmp_path / "g", "gram", 0, metrics)
+    comparison = RunComparison([softmax, gram])
+    assert comparison.notes() == [
+        "ood.digits_5_9.num_in differs: softmax 271, gram 244"
+    ]
+    assert "Note: ood.digits_5_9.num_in differs" in comparison.to_markdown()
+    assert RunComparison([softmax]).notes() == []
+
+
+def test_a_range_below_the_printed_precision_shows_the_mean(tmp_path):
+    runs = [
+        write_run(tmp_path / f"s{seed}", "softmax", seed, {"auroc": value})
+        for seed, value in ((0, 0.99991), (1, 0.99994))
+    ]
+    rows = {row[0]: row[1:] for row in RunComparison(runs).rows()}
+    assert rows["auroc"] == ["1.000"]
