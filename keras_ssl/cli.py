@@ -156,8 +156,11 @@ def export(args):
 # compare
 # ----------------------------------------------------------------------
 def compare(args):
-    from keras_ssl.evaluation.run_comparison import RunComparison
+    from keras_ssl import run
 
+    # keras_ssl.evaluation imports TensorFlow: silence its start-up lines.
+    with run._native_logs_silenced(True):
+        from keras_ssl.evaluation.run_comparison import RunComparison
     comparison = RunComparison(args.run_dirs)
     print(comparison.to_text())
     if args.markdown:
