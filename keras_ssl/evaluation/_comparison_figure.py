@@ -85,7 +85,10 @@ def _paired_panels(family, summary, labels):
         if metric not in summary or control not in summary:
             continue
         series = [
-            ("method", [summary[metric][label] for label in labels]),
+            (
+                "trained" if family == "representation" else "method",
+                [summary[metric][label] for label in labels],
+            ),
             (control_name, [summary[control][label] for label in labels]),
         ]
         panels.append((title, labels, series))
