@@ -136,13 +136,22 @@ class RunComparison:
         return rows
 
     def notes(self):
-        """Sentences on counts that differ between groups (`num_*`).
+        """Sentences on what differs between groups although allowed.
 
-        Such as Gram's in-distribution test set, 90% of the others' (its
-        recipe calibrates on the other 10%): the split is the same, the
-        part evaluated is not.
+        Different seed sets (the seed draws the split), and counts
+        (`num_*` metrics) that differ, such as Gram's in-distribution test
+        set, 90% of the others' (its recipe calibrates on the other 10%):
+        the split is the same, the part evaluated is not.
         """
         notes = []
+        seeds = {k: tuple(sorted(v)) for k, v in self.seeds().items()}
+        if len(set(seeds.values())) > 1:
+            # The seed also draws the split: such means are over other
+            # draws of the data.
+            notes.append(
+                "the groups have different seeds, so their means are over "
+                "different random splits"
+            )
         for metric, cells in self.summary().items():
             if not metric.rsplit(".", 1)[-1].startswith("num_"):
                 continue

@@ -285,6 +285,15 @@ def test_notes_name_test_sets_of_different_sizes(tmp_path):
     assert RunComparison([softmax]).notes() == []
 
 
+def test_notes_groups_of_different_seeds(uncertainty_runs):
+    comparison = RunComparison(uncertainty_runs)  # seeds 0 1 2 and 0 1
+    assert comparison.notes() == [
+        "the groups have different seeds, so their means are over "
+        "different random splits"
+    ]
+    assert comparison.to_text().endswith("different random splits")
+
+
 def test_a_range_below_the_printed_precision_shows_the_mean(tmp_path):
     runs = [
         write_run(tmp_path / f"s{seed}", "softmax", seed, {"auroc": value})
