@@ -34,6 +34,7 @@ from keras_ssl.evaluation.predict_in_batches import predict_in_batches
 from keras_ssl.evaluation.prediction_scatter import prediction_scatter
 from keras_ssl.evaluation.probe_metrics import probe_metrics
 from keras_ssl.evaluation.reliability_diagram import reliability_diagram
+from keras_ssl.evaluation.run_comparison import RunComparison
 
 __all__ = [
     "brier_score",
@@ -65,4 +66,5 @@ __all__ = [
     "prediction_scatter",
     "probe_metrics",
     "reliability_diagram",
+    "RunComparison",
 ]
