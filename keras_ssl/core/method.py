@@ -406,7 +406,9 @@ class Method(keras.Model):
         Called by `fit` once the model and its optimizers are built, with
         the model inputs of the first batch (at most 256 samples of the
         arrays, or the first batch of a dataset), e.g. to stop a kernel
-        that starts at its floor.
+        that starts at its floor. Only a method that overrides it makes
+        `fit` read that batch (one extra pass over a dataset's first
+        element).
         """
 
     def fit(self, *args, **kwargs):
@@ -436,7 +438,12 @@ class Method(keras.Model):
                 self._symbolic_build(data_batch=spec)
         if self.built:
             self.build_optimizers()
-            if x is not None:
+            overridden = (
+                type(self).check_initial_state is not Method.check_initial_state
+            )
+            if x is not None and overridden:
+                # Only then is a batch read: a dataset shuffled with
+                # `reshuffle_each_iteration` orders the next pass anew.
                 self.check_initial_state(self._first_inputs(x))
         if isinstance(x, tf.data.Dataset):
             # A dataset is shuffled in its pipeline; Keras warns otherwise.
