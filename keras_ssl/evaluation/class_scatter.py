@@ -3,9 +3,9 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import plane_bounds
 from keras_ssl.evaluation._validation import check_features
 from keras_ssl.evaluation._validation import check_labels
-from keras_ssl.evaluation.decision_regions import plane_bounds
 
 
 def class_scatter(

@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import plane_bounds
 from keras_ssl.evaluation._validation import check_features
 from keras_ssl.evaluation._validation import check_labels
 
@@ -125,25 +126,6 @@ def decision_regions(
     if title is not None:
         axes.set_title(title)
     return finish_figure(figure, path)
-
-
-def plane_bounds(x, bounds=None, margin=0.15):
-    """`(x_min, x_max, y_min, y_max)`: `bounds` checked, or the range of
-    the 2-D points `x` widened by `margin` of its extent on each side."""
-    if bounds is None:
-        low, high = x.min(axis=0), x.max(axis=0)
-        pad = margin * np.maximum(high - low, 1e-3)
-        bounds = (low[0] - pad[0], high[0] + pad[0], low[1] - pad[1])
-        bounds = (*bounds, high[1] + pad[1])
-    bounds = tuple(float(b) for b in bounds)
-    if len(bounds) != 4 or not (
-        bounds[0] < bounds[1] and bounds[2] < bounds[3]
-    ):
-        raise ValueError(
-            "bounds must be (x_min, x_max, y_min, y_max) with x_min < x_max "
-            f"and y_min < y_max; got {bounds}"
-        )
-    return bounds
 
 
 def _check_plane_points(x, name):
