@@ -79,6 +79,7 @@ CATALOG = {
         "Kong et al., ICML 2020 (SDE-Net)",
         ("digits", "two_moons"),
     ),
+    "sla": ("supervised", "Lee et al., ICML 2020 (SLA)", ("digits",)),
     "softmax": (
         "uncertainty",
         "Hendrycks & Gimpel, ICLR 2017 (softmax baseline)",
