@@ -79,6 +79,11 @@ CATALOG = {
         "Kong et al., ICML 2020 (SDE-Net)",
         ("digits", "two_moons"),
     ),
+    "sla": (
+        "supervised",
+        "Lee et al., ICML 2020 (self-supervised label augmentation)",
+        ("digits",),
+    ),
     "softmax": (
         "uncertainty",
         "Hendrycks & Gimpel, ICLR 2017 (softmax baseline)",

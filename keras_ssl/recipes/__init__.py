@@ -18,6 +18,7 @@ from keras_ssl.recipes.representation_recipe import RepresentationRecipe
 from keras_ssl.recipes.rotnet_recipe import RotNetRecipe
 from keras_ssl.recipes.sdenet_recipe import SDENetRecipe
 from keras_ssl.recipes.semi_supervised_recipe import SemiSupervisedRecipe
+from keras_ssl.recipes.sla_recipe import SLARecipe
 from keras_ssl.recipes.softmax_recipe import SoftmaxRecipe
 from keras_ssl.recipes.tsme_recipe import TSMERecipe
 from keras_ssl.recipes.uncertainty_recipe import UncertaintyRecipe
@@ -39,6 +40,7 @@ RECIPES = {
         PGARecipe(),
         RotNetRecipe(),
         SDENetRecipe(),
+        SLARecipe(),
         SoftmaxRecipe(),
         TSMERecipe(),
     )
