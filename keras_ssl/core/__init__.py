@@ -10,6 +10,7 @@ from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.endpoint import Endpoint
 from keras_ssl.core.method import Method
 from keras_ssl.core.method import NonFiniteLossError
+from keras_ssl.core.ordering import after_forward_pass
 from keras_ssl.core.ramp_up import gaussian_ramp_up
 from keras_ssl.core.weight_decay import coupled_weight_decay
 
@@ -17,6 +18,7 @@ __all__ = [
     "Endpoint",
     "Method",
     "NonFiniteLossError",
+    "after_forward_pass",
     "all_gather",
     "coupled_weight_decay",
     "gaussian_ramp_up",

@@ -6,6 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ssl.core.distribution import num_replicas
+from keras_ssl.core.ordering import after_forward_pass
 
 _DEFAULT = object()
 
@@ -305,8 +306,17 @@ class Method(keras.Model):
             for name in unbuilt:
                 optimizers[name].build(variables[name])
 
-    def minimize(self, tape, loss, variables=None, optimizer="optimizer"):
+    def minimize(
+        self, tape, loss, variables=None, optimizer="optimizer", wait_for=()
+    ):
         """Applies the gradient of `loss` recorded on `tape`.
+
+        The update runs only once `loss` and every tensor of `wait_for`
+        are computed: with TF 2.21, Grappler's dependency optimizer can
+        drop the edge that orders a read of a weight before its in-place
+        update, so without this a forward op not needed by the gradient
+        (a logged term, a second pass of a network) may read the updated
+        weight, at random (see `after_forward_pass`).
 
         Args:
             tape: the `tf.GradientTape` that recorded `loss` (it may have
@@ -315,6 +325,8 @@ class Method(keras.Model):
             variables: what to update; default: the optimizer's variables
                 from `optimizer_variables()`.
             optimizer: the name of the optimizer (from `optimizer_names`).
+            wait_for: a structure of tensors computed from the pre-step
+                weights that are not part of `loss` (logged values).
         """
         optimizers = self.optimizers
         if optimizer not in optimizers:
@@ -329,7 +341,8 @@ class Method(keras.Model):
         with tape:  # loss scaling must be on the tape (mixed precision)
             scaled = chosen.scale_loss(loss)
         gradients = tape.gradient(scaled, variables)
-        chosen.apply(gradients, variables)
+        with after_forward_pass(loss, wait_for):
+            chosen.apply(gradients, variables)
 
     # ------------------------------------------------------------------
     # Training
@@ -370,7 +383,7 @@ class Method(keras.Model):
         with tf.GradientTape() as tape:
             losses, values = self.compute_losses(data, training=True)
             total = losses["loss"] + self.regularization_loss()
-        self.minimize(tape, total)
+        self.minimize(tape, total, wait_for=(losses, values))
         self.after_step(data)
         return self.track(losses, values)
 

@@ -10,6 +10,7 @@ from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.distribution import replica_rows
 from keras_ssl.core.distribution import replica_sum
+from keras_ssl.core.ordering import after_forward_pass
 from keras_ssl.generative.autoencoder import Autoencoder
 
 VARIANTS = ("lpga", "vpga")
@@ -461,10 +462,11 @@ class PGA(Autoencoder):
             self.split_gradients(images, noise, step)
         )
         # One optimizer step on both lists, as the official code does.
-        self.optimizer.apply(
-            [*encoder_gradients, *decoder_gradients],
-            [*self.encoder_variables, *self.decoder_variables],
-        )
+        with after_forward_pass(objectives, terms):
+            self.optimizer.apply(
+                [*encoder_gradients, *decoder_gradients],
+                [*self.encoder_variables, *self.decoder_variables],
+            )
         return self.track({**terms, "loss": objectives["loss"]})
 
     def compute_losses(self, data, training=False):

@@ -1,6 +1,6 @@
 """The contract every keras_ssl method owes, as one call for its tests.
 
-`check_method_contract(build_fn, batch, work_dir)` runs five checks on a
+`check_method_contract(build_fn, batch, work_dir)` runs six checks on a
 method built by `build_fn` and trained on `batch`:
 
 - `config`: `from_config(get_config())`, through JSON, rebuilds the same
@@ -13,6 +13,10 @@ method built by `build_fn` and trained on `batch`:
 - `resume`: a `fit` interrupted after an epoch and resumed with
   `keras.callbacks.BackupAndRestore` ends with the weights, state and
   optimizer slots of an uninterrupted `fit`;
+- `ordering`: no read of a weight in `train_step` is left unordered
+  against that weight's update once Grappler has optimised the step
+  (`keras_ssl.testing.unordered_weight_reads`); such a read races the
+  in-place update and makes runs differ at random;
 - `export`: `keras_ssl.export.export_saved_model` writes every declared
   endpoint, and a fresh process that never imports keras_ssl loads it and
   gets the in-process outputs of each endpoint (`serving_default` = the
@@ -30,8 +34,16 @@ from keras_ssl.core.endpoint import Endpoint
 from keras_ssl.testing._compare import max_difference
 from keras_ssl.testing.fresh_load import run_signatures
 from keras_ssl.testing.replica_check import check_replica_equivalence
+from keras_ssl.testing.update_ordering import unordered_weight_reads
 
-CONTRACT_CHECKS = ("config", "keras", "replicas", "resume", "export")
+CONTRACT_CHECKS = (
+    "config",
+    "keras",
+    "replicas",
+    "resume",
+    "ordering",
+    "export",
+)
 
 
 def check_method_contract(
@@ -115,6 +127,8 @@ def check_method_contract(
         )
     if "resume" in checks:
         report["resume"] = _check_resume(context, work_dir, epochs, atol)
+    if "ordering" in checks:
+        report["ordering"] = _check_ordering(context)
     if "export" in checks:
         report["export"] = _check_export(context, work_dir, atol)
     return report
@@ -264,6 +278,21 @@ def _check_resume(context, work_dir, epochs, atol):
             f"resumed {name} state",
         )
     return {"epochs": epochs, "weights": len(resumed.weights)}
+
+
+def _check_ordering(context):
+    model = context.build()
+    context.fit(model, 1)
+    races = unordered_weight_reads(model, context.batch)
+    if races:
+        listed = "; ".join(f"{read} / {write}" for read, write in races[:5])
+        raise AssertionError(
+            f"{len(races)} weight reads of train_step are not ordered "
+            f"against the update of that weight after Grappler ({listed}"
+            f"): apply the update inside keras_ssl.core.after_forward_pass "
+            f"of the step's loss and logged terms"
+        )
+    return {"races": 0}
 
 
 def _check_export(context, work_dir, atol):
