@@ -108,6 +108,17 @@ class DS3L(SemiSupervisedClassifier):
     - Mixed precision: the real and meta losses are loss-scaled (by
       `minimize`); the inner gradient of the virtual step is not.
 
+    Known limitation (measured on digits, as the official code does it):
+    the weight network's input is the first pass's softmax, near one-hot
+    once the classifier fits its labels, so it learns about one weight
+    per *predicted class*, not per image; unseen-class images fall into
+    a few seen classes whose seen-class images lose weight with them.
+    With `normalize_weights=True` the weights' common level is not
+    learned (the loss is unchanged when all of them scale). At mismatch
+    0.5 the unseen-class mean weight is 0.75-0.95x the seen-class one at
+    210 steps (`tests/semi_supervised/test_ds3l_learning.py`, which keeps
+    the issue's 0.8x gate as an expected failure).
+
     Reference:
         Guo, Zhang, Jiang, Li and Zhou, "Safe Deep Semi-Supervised
         Learning for Unseen-Class Unlabeled Data", ICML 2020 (PMLR 119);
