@@ -2,7 +2,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_ssl.backbones.mlp import mlp
+from keras_ssl.backbones._torch_dense import torch_dense
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import replica_mean
@@ -105,10 +105,19 @@ class DS3L(SemiSupervisedClassifier):
       official pass 2 also runs the labeled rows, whose term is masked
       out), and one encoder call runs all views, so BatchNorm statistics
       are those of the whole step batch (the family's convention).
-    - The weight network uses Keras' initialisers (Glorot uniform, zero
-      biases) instead of PyTorch's `Linear` defaults.
     - Mixed precision: the real and meta losses are loss-scaled (by
       `minimize`); the inner gradient of the virtual step is not.
+
+    Known limitation (measured on digits, as the official code does it):
+    the weight network's input is the first pass's softmax, near one-hot
+    once the classifier fits its labels, so it learns about one weight
+    per *predicted class*, not per image; unseen-class images fall into
+    a few seen classes whose seen-class images lose weight with them.
+    With `normalize_weights=True` the weights' common level is not
+    learned (the loss is unchanged when all of them scale). At mismatch
+    0.5 the unseen-class mean weight is 0.75-0.95x the seen-class one at
+    210 steps (`tests/semi_supervised/test_ds3l_learning.py`, which keeps
+    the issue's 0.8x gate as an expected failure).
 
     Reference:
         Guo, Zhang, Jiang, Li and Zhou, "Safe Deep Semi-Supervised
@@ -124,7 +133,8 @@ class DS3L(SemiSupervisedClassifier):
         weight_net: a `keras.Model` mapping `(batch, num_classes)`
             probabilities to `(batch, 1)` weights in `(0, 1)`. Default
             `None`: the official `WNet(K, 100, 1)`, Dense 100 + ReLU,
-            Dense 1 + sigmoid.
+            Dense 1 + sigmoid, initialised as the official code's
+            PyTorch layers (`default_weight_net`).
         consistency_weight: float >= 0, the maximum `lambda` of the
             weighted consistency loss. Default 10.0 (official `coef`).
         ramp_up_steps: int >= 0, steps of the Gaussian ramp-up of
@@ -222,12 +232,7 @@ class DS3L(SemiSupervisedClassifier):
             )
         self.normalize_weights = normalize_weights
         if weight_net is None:
-            weight_net = mlp(
-                (self.num_classes,),
-                hidden=(WEIGHT_NET_HIDDEN, 1),
-                final_activation="sigmoid",
-                name="weight_net",
-            )
+            weight_net = default_weight_net(self.num_classes)
         self.weight_net = _check_weight_net(weight_net, self.num_classes)
 
     def build(self, input_shape):
@@ -389,6 +394,18 @@ def weighted_consistency(weights, cost, normalize=True):
     total = replica_sum(ops.sum(weights))
     safe = ops.where(total > 0, total, ops.ones_like(total))
     return ops.sum(weights * cost) / safe
+
+
+def default_weight_net(num_classes, hidden=WEIGHT_NET_HIDDEN):
+    """The official weight network `WNet(K, 100, 1)`: Dense(hidden) +
+    ReLU, Dense(1) + sigmoid, on `(batch, num_classes)` probabilities,
+    with PyTorch's default `nn.Linear` initialisation (weights and biases
+    uniform in `+-1 / sqrt(fan_in)`), which the official `MetaLinear`
+    layers keep."""
+    inputs = keras.Input((num_classes,), name="probabilities")
+    hidden_units = torch_dense(hidden, num_classes, "relu", name="dense1")
+    output = torch_dense(1, hidden, "sigmoid", name="dense2")
+    return keras.Model(inputs, output(hidden_units(inputs)), name="weight_net")
 
 
 def _check_weight_net(weight_net, num_classes):

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_ssl.backbones._torch_dense import torch_dense
 from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
@@ -271,24 +272,24 @@ class SDENet(Method):
             x = keras.layers.Flatten(name="flatten")(x)
         stem = keras.Model(
             inputs,
-            _torch_dense(width, int(np.prod(input_shape)), name="dense")(x),
+            torch_dense(width, int(np.prod(input_shape)), name="dense")(x),
             name="stem",
         )
         h = keras.Input((width,), name="h")
         drift = keras.Model(
             h,
-            _torch_dense(width, width, "relu", name="dense")(h),
+            torch_dense(width, width, "relu", name="dense")(h),
             name="drift",
         )
-        z = _torch_dense(diffusion_width, width, "relu", name="dense1")(h)
+        z = torch_dense(diffusion_width, width, "relu", name="dense1")(h)
         diffusion = keras.Model(
             h,
-            _torch_dense(1, diffusion_width, name="dense2")(z),
+            torch_dense(1, diffusion_width, name="dense2")(z),
             name="diffusion",
         )
         z = keras.layers.ReLU(name="relu")(h)
         head = keras.Model(
-            h, _torch_dense(num_classes, width, name="logits")(z), name="head"
+            h, torch_dense(num_classes, width, name="logits")(z), name="head"
         )
         return {
             "stem": stem,
@@ -781,20 +782,6 @@ class SDENet(Method):
     @property
     def serving_input_shape(self):
         return tuple(self.stem.input_shape[1:])
-
-
-def _torch_dense(units, fan_in, activation=None, name=None):
-    """`keras.layers.Dense` initialised as PyTorch's `nn.Linear`."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return keras.layers.Dense(
-        units,
-        activation,
-        kernel_initializer=keras.initializers.VarianceScaling(
-            1.0 / 3.0, "fan_in", "uniform"
-        ),
-        bias_initializer=keras.initializers.RandomUniform(-bound, bound),
-        name=name,
-    )
 
 
 def _dynamic_shape(x):

@@ -19,12 +19,43 @@ The issue asks for more, unseen < 0.8 x seen; it does not hold here and
 is kept as an expected failure (below). A 210-step variant of the note's
 2,000-step run (30 epochs of 7 steps, the weight network's Adam at 3e-3
 instead of the note's 1e-3, the ramp-up over the first 40%), calibrated
-once. Measured here (seeds 0 / 1): accuracy DS3L 0.972 / 0.963, control
-0.951 / 0.954 (mean margin +1.5 points); mean weights seen 0.606 / 0.448,
-unseen 0.534 / 0.374 (ratio of the seed means 0.86). The separation is
-fragile: at 60 and 100 epochs one of the two seeds gave unseen-class
+once. Measured here (seeds 0 / 1, the official PyTorch initialisation of
+the weight network): accuracy DS3L 0.972 / 0.963, control 0.951 / 0.954
+(mean margin +1.5 points); mean weights seen 0.404 / 0.321, unseen
+0.352 / 0.242 (per-seed ratios 0.87 / 0.75, ratio of the seed means
+0.82: the 0.8x gate misses by 0.007 in the unseen mean); weight AUROC
+0.60 / 0.59. Seeds 2-5, same protocol: ratios 0.91 / 0.90 / 0.95 / 0.87,
+so 0.82 is the lucky end. With Keras' Glorot initialisation (before):
+0.88 / 0.84. At 60 and 100 epochs one of the two seeds gave unseen-class
 digits the higher mean weight (ratios 0.74 / 0.95 and 1.01 / 0.88), and
 the full recipe (2,100 steps) gave 0.64 on seed 0 and 1.07 on seed 1.
+
+Why (checked against the official code, `guolz-ml/DS3L` `train.py` and
+`wideresnet.py`; this implementation follows it in the weight network's
+input, softmax probabilities of the first pass, not detached; its
+architecture and initialisation; one meta step per classifier step from
+the first step, no warm-up but the ramp-up of lambda; weights normalised
+by their batch sum; a plain-SGD virtual step): the weight network sees a
+near one-hot softmax (mean confidence 0.96 on seen-class, 0.73 on
+unseen-class digits), so it learns about one weight per predicted class,
+and the seen-class digits of the classes the unseen ones fall into lose
+weight with them. The per-sample meta-gradient is weak and changes sign
+during training (measured with the Glorot initialisation: its
+seen/unseen mean difference is 0.3-5 standard errors over 2,560 samples,
+and at 15 epochs of seed 0 it pushed the unseen weights *up*). Under
+batch-sum normalisation the weights' overall level is not learned (the
+loss does not change when all of them scale), so the ratio of the means
+drifts with that level. Tried (Glorot initialisation, ratio of the
+seed-0/1 means), none reaching 0.8: meta_lr 1e-3 and 1.0 (0.92, 0.93;
+the Adam step hides its scale), the weight-network Adam at 1e-3 (0.92),
+60 epochs at 1e-3 (0.91), dropout 0.5 (0.95), the official 2x
+consistency weight against the mean CE (0.89), labeled batch 10 (0.96),
+unlabeled batch 32 (0.91), fresh augmentations for the meta and real
+passes as the official CIFAR network (0.89, 0.94), weights measured in
+training mode (0.88). Not the official method, for the diagnosis only: a
+weight network on `log(p) / 5` instead of `p` lifts the AUROC on all six
+seeds (mean 0.60 -> 0.75) but not the ratio reliably (0.72 on seeds 0-1,
+0.88 on 2-5).
 """
 
 import keras
@@ -128,7 +159,11 @@ def test_unseen_class_samples_get_lower_weights(runs):
 
 
 @pytest.mark.xfail(
-    reason="the issue's 0.8x separation is not reached (0.86 measured)",
+    reason=(
+        "the issue's 0.8x separation is not reached (0.82 measured on "
+        "seeds 0-1, 0.87-0.95 on seeds 2-5): the weights are per predicted "
+        "class (see the module docstring)"
+    ),
     strict=False,
 )
 def test_unseen_class_weights_below_0_8_of_seen(runs):
