@@ -58,6 +58,7 @@ PROTOCOL = {
     "length_scale": 0.3,
     "gamma": 0.999,
     "gradient_penalty": 0.5,
+    "loss": "log_space",  # or "torch" (`TorchLossDUQ`)
 }
 
 # One change from PROTOCOL each.
@@ -75,6 +76,8 @@ VARIANTS = {
     "batch_64": {"batch_size": 64, "drop_remainder": False},
     "constant_lr": {"milestones": ()},
     "small_cnn": {"trunk": "small_cnn", "init": "glorot"},
+    "torch_bce": {"loss": "torch"},
+    "sigma_0.1_torch_bce": {"length_scale": 0.1, "loss": "torch"},
     # The recipe before issue 13: small CNN, Glorot, sigma 0.1,
     # gamma 0.99, batch 64 (remainder kept), constant rate.
     "old_recipe": {
@@ -131,6 +134,30 @@ def protocol_trunk(input_shape, init="torch", bn_epsilon=1e-5):
     return keras.Model(inputs, x)
 
 
+@tf.custom_gradient
+def _torch_binary_cross_entropy(kernels, targets):
+    """PyTorch's `binary_cross_entropy` (no reduction): logs clamped at
+    -100, and its backward `(K - y) / max(K (1 - K), 1e-12)`."""
+    loss = -(
+        targets * tf.maximum(tf.math.log(kernels), -100.0)
+        + (1.0 - targets) * tf.maximum(tf.math.log(1.0 - kernels), -100.0)
+    )
+
+    def grad(upstream):
+        denominator = tf.maximum(kernels * (1.0 - kernels), 1e-12)
+        return upstream * (kernels - targets) / denominator, None
+
+    return loss, grad
+
+
+class TorchLossDUQ(DUQ):
+    """DUQ with the official loss computed as PyTorch does: on `K` itself
+    rather than in log space (for the `torch_bce` variants)."""
+
+    def kernel_cross_entropy(self, log_k, one_hot):
+        return _torch_binary_cross_entropy(tf.exp(log_k), one_hot)
+
+
 class CoupledL2Softmax(SoftmaxClassifier):
     """The softmax control with PyTorch-SGD-style (coupled) weight decay."""
 
@@ -175,7 +202,8 @@ def build(kind, settings, input_shape, num_classes):
 
         encoder = backbones.small_cnn(input_shape, preset="wide")
     if kind == "duq":
-        model = DUQ(
+        duq = TorchLossDUQ if settings["loss"] == "torch" else DUQ
+        model = duq(
             encoder,
             num_classes,
             length_scale=settings["length_scale"],

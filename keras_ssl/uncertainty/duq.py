@@ -296,12 +296,7 @@ class DUQ(Method):
             log_k = self.log_kernels(x, training=training)
             penalty = ops.zeros_like(log_k[:, 0])
         one_hot = ops.one_hot(y, self.num_classes, dtype=log_k.dtype)
-        log_k_clamped = ops.maximum(log_k, LOG_CLAMP)
-        log_one_minus_k = ops.log(ops.maximum(-ops.expm1(log_k), TINY))
-        bce = -ops.mean(
-            one_hot * log_k_clamped + (1.0 - one_hot) * log_one_minus_k,
-            axis=-1,
-        )
+        bce = ops.mean(self.kernel_cross_entropy(log_k, one_hot), axis=-1)
         losses = {
             "bce": replica_mean(bce),
             "gradient_penalty": replica_mean(penalty),
@@ -317,6 +312,13 @@ class DUQ(Method):
             "accuracy": ops.mean(ops.cast(correct, "float32")),
             "certainty": ops.mean(ops.exp(ops.max(log_k, axis=-1))),
         }
+
+    def kernel_cross_entropy(self, log_k, one_hot):
+        """Per-class binary cross-entropy of `K = exp(log_k)`, in log space
+        (see "Numerical details" in the class docstring)."""
+        log_k_clamped = ops.maximum(log_k, LOG_CLAMP)
+        log_one_minus_k = ops.log(ops.maximum(-ops.expm1(log_k), TINY))
+        return -(one_hot * log_k_clamped + (1.0 - one_hot) * log_one_minus_k)
 
     def coupled_l2(self):
         """`weight_decay / 2 * sum ||theta||^2` over trainable variables,
