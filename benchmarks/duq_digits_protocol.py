@@ -9,11 +9,11 @@ uniform noise:
   random_state=0)` (630 / 271 images; the seed does not move it);
 - OOD: all 896 images of classes 5-9, and 1,000 uniform-noise images;
 - 16x16 bilinear upsampling (`keras_ssl.data.digits`);
-- trunk: conv3x3 32 -> BN -> ReLU -> pool, conv 64 (same), conv 64
-  (valid, as the FashionMNIST code's last conv) -> BN -> ReLU -> pool,
-  flatten, dense 256 -> ReLU; PyTorch's default initialisation
-  (uniform with bound 1 / sqrt(fan_in) for kernels and biases), BN eps
-  1e-5 and momentum 0.1 (Keras 0.9);
+- trunk `keras_ssl.backbones.duq_cnn`: conv3x3 32 -> BN -> ReLU ->
+  pool, conv 64 (same), conv 64 (valid, as the FashionMNIST code's last
+  conv) -> BN -> ReLU -> pool, flatten, dense 256 -> ReLU; PyTorch's
+  default initialisation (uniform with bound 1 / sqrt(fan_in) for
+  kernels and biases), BN eps 1e-5 and momentum 0.1 (Keras 0.9);
 - DUQ head `W ~ N(0, 0.05)`, N = 12, embedding 256 (`DUQ`'s defaults);
 - batch 128 with the last batch dropped, SGD 0.05, momentum 0.9,
   coupled weight decay 1e-4, x0.2 at epochs 10 and 20, 30 epochs.
@@ -38,16 +38,16 @@ import numpy as np
 import tensorflow as tf
 from sklearn.model_selection import train_test_split
 
+from keras_ssl import backbones
 from keras_ssl import data as ssl_data
 from keras_ssl import evaluation
-from keras_ssl.backbones._batch_norm import batch_norm
 from keras_ssl.core.weight_decay import coupled_weight_decay
 from keras_ssl.uncertainty import DUQ
 from keras_ssl.uncertainty import SoftmaxClassifier
 
 PROTOCOL = {
     "trunk": "protocol",  # or "small_cnn" (the recipe's wide small CNN)
-    "init": "torch",  # or "glorot" (Keras defaults, zero bias)
+    "init": "pytorch",  # or "glorot" (Keras defaults, zero bias)
     "bn_epsilon": 1e-5,
     "batch_size": 128,
     "drop_remainder": True,
@@ -90,48 +90,6 @@ VARIANTS = {
         "milestones": (),
     },
 }
-
-
-def torch_uniform(fan_in):
-    """PyTorch's default Conv/Linear init: U(-1/sqrt(fan_in), ...)."""
-    bound = 1.0 / math.sqrt(fan_in)
-    return keras.initializers.RandomUniform(-bound, bound)
-
-
-def protocol_trunk(input_shape, init="torch", bn_epsilon=1e-5):
-    """The 3-conv trunk of the protocol (features: 256)."""
-    inputs = keras.Input(shape=input_shape)
-    x = inputs
-    channels = input_shape[-1]
-    for i, (width, padding) in enumerate(
-        ((32, "same"), (64, "same"), (64, "valid")), start=1
-    ):
-        fan_in = 9 * channels
-        init_args = (
-            {
-                "kernel_initializer": torch_uniform(fan_in),
-                "bias_initializer": torch_uniform(fan_in),
-            }
-            if init == "torch"
-            else {}
-        )
-        x = keras.layers.Conv2D(width, 3, padding=padding, **init_args)(x)
-        x = batch_norm(0.9, bn_epsilon, f"bn{i}")(x)
-        x = keras.layers.ReLU()(x)
-        x = keras.layers.MaxPooling2D(2)(x)
-        channels = width
-    x = keras.layers.Flatten()(x)
-    fan_in = x.shape[-1]
-    init_args = (
-        {
-            "kernel_initializer": torch_uniform(fan_in),
-            "bias_initializer": torch_uniform(fan_in),
-        }
-        if init == "torch"
-        else {}
-    )
-    x = keras.layers.Dense(256, activation="relu", **init_args)(x)
-    return keras.Model(inputs, x)
 
 
 @tf.custom_gradient
@@ -194,12 +152,12 @@ def protocol_data(validation=False):
 
 def build(kind, settings, input_shape, num_classes):
     if settings["trunk"] == "protocol":
-        encoder = protocol_trunk(
-            input_shape, settings["init"], settings["bn_epsilon"]
+        encoder = backbones.duq_cnn(
+            input_shape,
+            initializer=settings["init"],
+            batch_norm_epsilon=settings["bn_epsilon"],
         )
     else:
-        from keras_ssl import backbones
-
         encoder = backbones.small_cnn(input_shape, preset="wide")
     if kind == "duq":
         duq = TorchLossDUQ if settings["loss"] == "torch" else DUQ
@@ -335,9 +293,17 @@ def main():
         help="run the duq recipe's digits defaults and the softmax "
         "baselines on the recipe's data instead of the protocol",
     )
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --recipe: override recipe settings (as the CLI's --set)",
+    )
     args = parser.parse_args()
     if args.recipe:
-        runs = [recipe_runs(seed) for seed in args.seeds]
+        overrides = dict(item.split("=", 1) for item in args.set)
+        runs = [recipe_runs(seed, overrides) for seed in args.seeds]
         for kind in runs[0]:
             results = [r[kind] for r in runs]
             print_line("recipe", kind, results)

@@ -21,22 +21,38 @@ class DUQRecipe(UncertaintyRecipe):
     (`keras_ssl.backbones.duq_cnn`: conv 32-64-64 with BatchNorm eps 1e-5,
     dense 256, PyTorch's uniform fan-in initialisation), `length_scale`
     0.3, `gamma` 0.999, batch 128, 30 epochs with the rate x0.2 at epochs
-    10 and 20 (`lr_milestones=10,20`). Each choice was made on a
+    10 and 20 (`lr_milestones=10,20`). The choices were made on a
     validation quarter of the protocol's training split (stratified,
-    `random_state=0`; seeds 0-2; never on an OOD set) with
-    `benchmarks/duq_digits_protocol.py --validation`; validation accuracy
-    / mean validation certainty, mean over the seeds:
+    `random_state=0`; never on an OOD set) with
+    `benchmarks/duq_digits_protocol.py --validation`, seeds 0-2, by
+    validation accuracy; a difference below one validation image per seed
+    (0.006) counts as a tie, kept at the official FashionMNIST value.
+    Validation accuracy, mean [min, max]:
 
-    VALIDATION_TABLE
+    - `length_scale`: 0.1 -> 0.958 [0.924, 0.981], 0.2 -> 1.000 [1.000,
+      1.000], **0.3 -> 0.996** [0.994, 1.000], 0.5 -> 0.994 [0.994,
+      0.994]; 0.2 and 0.3 tie (2 errors in 474 images), so the official
+      0.3 stays. 0.1 (the old default) also needs `gamma` 0.99: 0.979
+      [0.975, 0.987].
+    - `gamma`: 0.999 -> 0.996, 0.99 -> 0.998 [0.994, 1.000]: a tie, the
+      official 0.999 stays. With 150 steps 0.999 moves the centroids only
+      14% of the way from their `N(0, 1)` start; the embeddings `W f(x)`
+      move to them instead.
+    - batch and schedule: the protocol's batch 128 with the x0.2 steps
+      (validation accuracy 0.996). The recipe keeps the last, smaller
+      batch of each epoch (its batching has no drop-remainder option):
+      validation accuracy 0.998 [0.994, 1.000], a tie with dropping it.
+    - trunk: on the protocol's test split `small_cnn` (global average
+      pooling, 128-d features) gives DUQ 0.929 accuracy and 0.827 AUROC
+      against digits 5-9, against 0.996 and 0.980 with `duq_cnn` (see the
+      README); Glorot instead of PyTorch initialisation changed DUQ by
+      less than 0.003.
 
-    The recipe keeps the last, smaller batch of each epoch (the recipe's
-    batching has no drop-remainder option); dropping it, as the official
-    code does, changed the protocol's test figures by at most
-    DROP_EFFECT. `--set trunk=small_cnn` gives back the wide small CNN
-    (`width`) with Glorot initialisation; the defaults before issue 13
-    were that trunk with `length_scale` 0.1, `gamma` 0.99, batch 64 and a
-    constant rate, which rode on floating-point kernel choice (AUROC
-    against digits 5-9 from 0.67 to 0.93 across seeds and machines).
+    `--set trunk=small_cnn` gives back the wide small CNN (`width`) with
+    Glorot initialisation. The defaults before issue 13 were that trunk
+    with `length_scale` 0.1, `gamma` 0.99, batch 64 and a constant rate,
+    which rode on floating-point kernel choice (AUROC against digits 5-9
+    from 0.67 to 0.93 across seeds and machines).
     """
 
     name = "duq"
