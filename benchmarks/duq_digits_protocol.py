@@ -78,6 +78,16 @@ VARIANTS = {
     "small_cnn": {"trunk": "small_cnn", "init": "glorot"},
     "torch_bce": {"loss": "torch"},
     "sigma_0.1_torch_bce": {"length_scale": 0.1, "loss": "torch"},
+    "sigma_0.1_gamma_0.99_torch_bce": {
+        "length_scale": 0.1,
+        "gamma": 0.99,
+        "loss": "torch",
+    },
+    "sigma_0.1_gamma_0.9_torch_bce": {
+        "length_scale": 0.1,
+        "gamma": 0.9,
+        "loss": "torch",
+    },
     # The recipe before issue 13: small CNN, Glorot, sigma 0.1,
     # gamma 0.99, batch 64 (remainder kept), constant rate.
     "old_recipe": {
