@@ -273,6 +273,7 @@ def test_two_replicas_equal_one_device_with_synchronized_batch_norm():
         "gradient_penalty",
         "l2",
         "accuracy",
+        "certainty",
     }
     assert report["logs"]["gradient_penalty"][0] > 0
     assert report["logs"]["l2"][0] > 0
