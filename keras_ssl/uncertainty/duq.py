@@ -22,10 +22,12 @@ TINY = 1.1754944e-38
 # a finite gradient where the input gradient is exactly zero.
 NORM_EPSILON = 1e-12
 # The mean training certainty (largest kernel value) below which DUQ's
-# `CertaintyFloorWarning` warns: kernels this small carry almost no
-# gradient of the true class's cross-entropy through `exp`, and the
-# centroid targets are out of reach.
-CERTAINTY_FLOOR = 1e-3
+# `CertaintyFloorWarning` warns: 1e-12 is where PyTorch's
+# `binary_cross_entropy` backward loses the true class's gradient. On the
+# digits protocol (issue 13) runs that then trained well had 5e-6 or more
+# after 2 epochs (length_scale 0.1 and 0.2); a run that never learned had
+# 1e-22.
+CERTAINTY_FLOOR = 1e-12
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -166,7 +168,7 @@ class DUQ(Method):
     `gradient_penalty` (the unweighted mean penalty), `l2`, `accuracy`
     and `certainty` (the mean largest kernel value of the training
     batches); `CertaintyFloorWarning` warns when that certainty stays
-    below 1e-3 for two epochs in a row.
+    below 1e-12 for three epochs in a row.
 
     Example:
 
@@ -439,11 +441,11 @@ class CertaintyFloorWarning(keras.callbacks.Callback):
     to every `fit`.
 
     Args:
-        floor: the certainty floor, default `CERTAINTY_FLOOR` (1e-3).
-        patience: epochs in a row below `floor` before warning, default 2.
+        floor: the certainty floor, default `CERTAINTY_FLOOR` (1e-12).
+        patience: epochs in a row below `floor` before warning, default 3.
     """
 
-    def __init__(self, floor=CERTAINTY_FLOOR, patience=2):
+    def __init__(self, floor=CERTAINTY_FLOOR, patience=3):
         super().__init__()
         self.floor = floor
         self.patience = patience
