@@ -9,7 +9,7 @@ DUQ's coupled L2 is on, as in the official runs. Settings:
 
 - `digits`: 16x16 digits, wide small CNN (32-64-128, BatchNorm), DUQ
   embedding 256, batch 64 (the `keras-ssl train duq --dataset digits`
-  model);
+  model before issue 13; the recipe now uses `duq_cnn` and batch 128);
 - `two_moons`: the MLP 2-20-20-20, DUQ embedding 10, batch 64 (the
   official notebook model).
 

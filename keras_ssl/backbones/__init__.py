@@ -7,6 +7,7 @@ after the backbone) mapping inputs to a flat `(batch, d)` feature vector.
 
 from keras_ssl.backbones.cifar_resnet import cifar_resnet
 from keras_ssl.backbones.conv_dense import conv_dense
+from keras_ssl.backbones.duq_cnn import duq_cnn
 from keras_ssl.backbones.lenet import lenet
 from keras_ssl.backbones.mlp import mlp
 from keras_ssl.backbones.network_in_network import network_in_network
@@ -17,6 +18,7 @@ from keras_ssl.backbones.wide_resnet import wide_resnet
 BACKBONES = {
     "cifar_resnet": cifar_resnet,
     "conv_dense": conv_dense,
+    "duq_cnn": duq_cnn,
     "lenet": lenet,
     "mlp": mlp,
     "network_in_network": network_in_network,
@@ -64,6 +66,7 @@ __all__ = [
     "SMALL_CNN_PRESETS",
     "cifar_resnet",
     "conv_dense",
+    "duq_cnn",
     "get_backbone",
     "lenet",
     "mlp",

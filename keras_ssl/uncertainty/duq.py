@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -19,6 +21,13 @@ TINY = 1.1754944e-38
 # Added under the square root of the input-gradient norm, so the norm has
 # a finite gradient where the input gradient is exactly zero.
 NORM_EPSILON = 1e-12
+# The mean training certainty (largest kernel value) below which DUQ's
+# `CertaintyFloorWarning` warns: 1e-12 is where PyTorch's
+# `binary_cross_entropy` backward loses the true class's gradient. On the
+# digits protocol (issue 13) runs that then trained well had 5e-6 or more
+# after 2 epochs (length_scale 0.1 and 0.2); a run that never learned had
+# 1e-22.
+CERTAINTY_FLOOR = 1e-12
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -78,6 +87,10 @@ class DUQ(Method):
       `max(K (1 - K), 1e-12)`, which makes the gradient of a true class
       whose kernel is below about 1e-12 vanish, while here it stays the
       exact gradient of `d_c / (2 sigma^2)` (until the -100 clamp).
+      It matters: on the digits protocol of issue 13 at `length_scale`
+      0.1 (gamma 0.999) the PyTorch form does not train (test accuracy
+      0.24, seeds 0-2, `benchmarks/duq_digits_protocol.py --variant
+      sigma_0.1_torch_bce`) and this one does (0.986); at 0.3 they agree.
     - The gradient norm is `sqrt(sum g^2 + 1e-12)`, so the penalty has a
       finite gradient where an input gradient is exactly zero (a norm
       bias of at most 1e-6).
@@ -152,8 +165,10 @@ class DUQ(Method):
     features). Labels for `fit` are integer class ids; ids outside
     `[0, num_classes)` stop training with an error naming the labels
     (the check is a no-op under XLA). Logged: `loss`, `bce`,
-    `gradient_penalty` (the unweighted mean penalty), `l2` and
-    `accuracy`.
+    `gradient_penalty` (the unweighted mean penalty), `l2`, `accuracy`
+    and `certainty` (the mean largest kernel value of the training
+    batches); `CertaintyFloorWarning` warns when that certainty stays
+    below 1e-12 for three epochs in a row.
 
     Example:
 
@@ -177,7 +192,14 @@ class DUQ(Method):
 
     family = "uncertainty"
     paper = "van Amersfoort et al., ICML 2020 (DUQ)"
-    tracked_names = ("loss", "bce", "gradient_penalty", "l2", "accuracy")
+    tracked_names = (
+        "loss",
+        "bce",
+        "gradient_penalty",
+        "l2",
+        "accuracy",
+        "certainty",
+    )
 
     def __init__(
         self,
@@ -280,12 +302,7 @@ class DUQ(Method):
             log_k = self.log_kernels(x, training=training)
             penalty = ops.zeros_like(log_k[:, 0])
         one_hot = ops.one_hot(y, self.num_classes, dtype=log_k.dtype)
-        log_k_clamped = ops.maximum(log_k, LOG_CLAMP)
-        log_one_minus_k = ops.log(ops.maximum(-ops.expm1(log_k), TINY))
-        bce = -ops.mean(
-            one_hot * log_k_clamped + (1.0 - one_hot) * log_one_minus_k,
-            axis=-1,
-        )
+        bce = ops.mean(self.kernel_cross_entropy(log_k, one_hot), axis=-1)
         losses = {
             "bce": replica_mean(bce),
             "gradient_penalty": replica_mean(penalty),
@@ -297,7 +314,17 @@ class DUQ(Method):
             + losses["l2"]
         )
         correct = ops.equal(ops.cast(ops.argmax(log_k, axis=-1), "int64"), y)
-        return losses, {"accuracy": ops.mean(ops.cast(correct, "float32"))}
+        return losses, {
+            "accuracy": ops.mean(ops.cast(correct, "float32")),
+            "certainty": ops.mean(ops.exp(ops.max(log_k, axis=-1))),
+        }
+
+    def kernel_cross_entropy(self, log_k, one_hot):
+        """Per-class binary cross-entropy of `K = exp(log_k)`, in log space
+        (see "Numerical details" in the class docstring)."""
+        log_k_clamped = ops.maximum(log_k, LOG_CLAMP)
+        log_one_minus_k = ops.log(ops.maximum(-ops.expm1(log_k), TINY))
+        return -(one_hot * log_k_clamped + (1.0 - one_hot) * log_one_minus_k)
 
     def coupled_l2(self):
         """`weight_decay / 2 * sum ||theta||^2` over trainable variables,
@@ -330,6 +357,9 @@ class DUQ(Method):
                 "gradient flows. Try a larger length_scale (0.1 or 0.3 on "
                 "digits; log K scales as 1 / length_scale**2)."
             )
+
+    def method_callbacks(self):
+        return [CertaintyFloorWarning()]
 
     def after_step(self, data):
         self.update_centroids(*_unpack(data))
@@ -396,6 +426,48 @@ class DUQ(Method):
 
     def serving_endpoints(self):
         return {"classify": self.classify, "embed": self.embed}
+
+
+class CertaintyFloorWarning(keras.callbacks.Callback):
+    """Warns when DUQ's mean training certainty stays at its floor.
+
+    The stop before the first step (`DUQ.check_initial_state`) catches
+    kernels that start at the -100 log clamp. Kernels can also start
+    above it but too small to learn from, or collapse during training.
+    At the end of every epoch this callback reads the logged `certainty`
+    (the mean over the epoch's training batches of `max_c K_c`); once it
+    has been below `floor` for `patience` epochs in a row it issues one
+    `UserWarning` naming `length_scale`. `DUQ.method_callbacks` adds it
+    to every `fit`.
+
+    Args:
+        floor: the certainty floor, default `CERTAINTY_FLOOR` (1e-12).
+        patience: epochs in a row below `floor` before warning, default 3.
+    """
+
+    def __init__(self, floor=CERTAINTY_FLOOR, patience=3):
+        super().__init__()
+        self.floor = floor
+        self.patience = patience
+        self.below = 0
+        self.warned = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        certainty = (logs or {}).get("certainty")
+        if certainty is None or self.warned:
+            return
+        self.below = self.below + 1 if float(certainty) < self.floor else 0
+        if self.below >= self.patience:
+            self.warned = True
+            warnings.warn(
+                f"DUQ's mean training certainty has stayed below "
+                f"{self.floor:g} for {self.below} epochs (epoch {epoch + 1}: "
+                f"{float(certainty):.3g}, length_scale="
+                f"{self.model.length_scale}): the kernels are at their "
+                "floor and the model is not learning. Try a larger "
+                "length_scale (log K scales as 1 / length_scale**2).",
+                stacklevel=2,
+            )
 
 
 def _unpack(data):

@@ -63,3 +63,24 @@ def test_duq_step_benchmark_reports_ratios(tmp_path):
         assert row["vs_softmax"] == pytest.approx(
             row["samples_per_s"] / rows[0]["samples_per_s"], rel=0.01
         )
+
+
+def test_duq_digits_protocol_prints_duq_and_softmax_side_by_side():
+    result = run_example(
+        os.path.join(os.pardir, "benchmarks", "duq_digits_protocol.py"),
+        "--seeds",
+        "0",
+        "--epochs",
+        "1",
+        "--variant",
+        "torch_bce",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["torch_bce", "duq"],
+        ["torch_bce", "softmax"],
+    ]
+    for line in lines:
+        for key in ("accuracy", "auroc_digits_5_9", "auroc_noise"):
+            assert f"{key} " in line

@@ -184,3 +184,25 @@ def test_the_catalog_lists_every_recipe_as_it_is():
             recipe.paper,
             tuple(recipe.datasets),
         ), name
+
+
+def test_every_uncertainty_recipe_takes_the_protocol_options():
+    # `--set in_classes=... / channels=1|3 / image_size=8|16|32` (issue
+    # 13): every uncertainty recipe has them, and a bad value is a
+    # ValueError naming the key before anything trains.
+    names = [n for n, r in RECIPES.items() if r.family == "uncertainty"]
+    assert {"duq", "softmax"} <= set(names)
+    good = {"in_classes": "2,4,6", "channels": "3", "image_size": "32"}
+    for name in names:
+        recipe = get_recipe(name)
+        config = recipe.resolve_config(good, "digits")
+        recipe.check_settings(config)
+        assert (config["in_classes"], config["channels"]) == ((2, 4, 6), 3)
+        assert config["image_size"] == 32
+        for key, bad in (("channels", "2"), ("image_size", "12")):
+            with pytest.raises(ValueError, match=f"--set {key}={bad}"):
+                recipe.check_settings(recipe.resolve_config({key: bad}))
+        with pytest.raises(ValueError, match="in_classes"):
+            recipe.load_data(
+                "digits", recipe.resolve_config({"in_classes": "7"}), seed=0
+            )
