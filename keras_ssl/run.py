@@ -80,7 +80,6 @@ class Run:
     @property
     def model(self):
         if self._model is None:
-
             from keras_ssl.recipes import get_recipe
 
             get_recipe(self.method)  # registers the method's classes
@@ -279,6 +278,10 @@ def train(
     with distribution.scope():
         model = recipe.build_model(data, config, steps_per_epoch=steps)
         model(recipe.sample_inputs(data))
+    options = recipe.execution_options(data, steps, replicas)
+    model.steps_per_execution = options["steps_per_execution"]
+    if options["jit_compile"] and getattr(model, "xla_compatible", True):
+        model.jit_compile = True
 
     os.makedirs(output_dir, exist_ok=True)
     _write_json(os.path.join(output_dir, ARGS_FILE), identity)

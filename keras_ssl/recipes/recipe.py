@@ -186,6 +186,31 @@ class Recipe:
         model.compile(**self.compile_arguments(config, steps_per_epoch))
         return model
 
+    # Steps `fit` runs per call of its compiled function: a whole epoch of
+    # small data, at most this many for large data (progress bars and
+    # batch-level callbacks update once per call; epoch-level callbacks
+    # are unaffected). Measured in `benchmarks/fit_throughput.py`.
+    max_steps_per_execution = 64
+    # The `data["kind"]`s on which this recipe compiles its step with XLA
+    # (measured to win there; see `benchmarks/README.md`).
+    xla_kinds = ()
+
+    def execution_options(self, data, steps_per_epoch, replicas=1):
+        """`steps_per_execution` and `jit_compile` for `fit` on `data`.
+
+        Several steps per execution only on one replica: Keras 3 runs
+        them in a `tf.while_loop` whose `tf.cond` breaks the
+        `merge_call` of a `MirroredStrategy` step ("You must feed a value
+        for placeholder tensor ...while/cond/Placeholder", keras-team/keras
+        #19246, reproduced with a plain `keras.Sequential` on 2 logical
+        CPUs with Keras 3.15), so R > 1 replicas run one step per call.
+        """
+        spe = max(1, min(steps_per_epoch, self.max_steps_per_execution))
+        return {
+            "steps_per_execution": spe if replicas == 1 else 1,
+            "jit_compile": data.get("kind") in self.xla_kinds,
+        }
+
     def model_inputs(self, data, config):
         """Method arguments that come from the data (e.g. the encoder)."""
         raise NotImplementedError
