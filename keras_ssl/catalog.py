@@ -9,20 +9,40 @@ for entry, so the two cannot drift apart: a new recipe adds its line here.
 
 # name: (family, paper, datasets)
 CATALOG = {
+    "aet": (
+        "representation",
+        "Zhang et al., CVPR 2019 (AET)",
+        ("digits",),
+    ),
     "belief_matching": (
         "uncertainty",
         "Joo et al., ICML 2020 (Belief Matching)",
         ("digits", "two_moons"),
+    ),
+    "ds3l": (
+        "semi_supervised",
+        "Guo et al., ICML 2020 (DS3L)",
+        ("digits",),
     ),
     "duq": (
         "uncertainty",
         "van Amersfoort et al., ICML 2020 (DUQ)",
         ("digits", "two_moons"),
     ),
+    "flowgmm": (
+        "semi_supervised",
+        "Izmailov et al., ICML 2020 (FlowGMM)",
+        ("two_moons", "wine", "breast_cancer", "digits"),
+    ),
     "gram": (
         "uncertainty",
         "Sastry & Oore, ICML 2020 (Gram matrices)",
         ("digits",),
+    ),
+    "lens": (
+        "representation",
+        "Minderer et al., ICML 2020 (automatic shortcut removal)",
+        ("shortcut_digits", "digits"),
     ),
     "moco": (
         "representation",
@@ -36,7 +56,7 @@ CATALOG = {
     ),
     "ns3l": (
         "semi_supervised",
-        "Chen et al., ICML 2020 (NS3L, negative sampling)",
+        "Chen, Shah & Kyrillidis, ICML 2020 (NS3L)",
         ("digits",),
     ),
     "pcl": (
@@ -46,13 +66,23 @@ CATALOG = {
     ),
     "pga": (
         "generative",
-        "Zhang et al., ICML 2020 (PGA: LPGA, VPGA)",
+        "Zhang et al., ICML 2020 (PGA)",
         ("digits",),
+    ),
+    "rotnet": (
+        "representation",
+        "Gidaris et al., ICLR 2018 (RotNet)",
+        ("shortcut_digits", "digits"),
     ),
     "sdenet": (
         "uncertainty",
         "Kong et al., ICML 2020 (SDE-Net)",
         ("digits", "two_moons"),
+    ),
+    "sla": (
+        "supervised",
+        "Lee et al., ICML 2020 (self-supervised label augmentation)",
+        ("digits",),
     ),
     "softmax": (
         "uncertainty",

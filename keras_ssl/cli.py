@@ -7,6 +7,7 @@ keras-ssl train METHOD --dataset digits --epochs N --batch-size B --seed S \
     [--strategy mirrored|multi_worker] [--resume]
 keras-ssl evaluate RUN_DIR
 keras-ssl export RUN_DIR --to saved_models/NAME [--version V]
+keras-ssl compare RUN_DIR [RUN_DIR ...] [--plot FILE] [--markdown FILE]
 ```
 
 The commands call `keras_ssl.run` (`train`, `evaluate`, `export`), the
@@ -152,6 +153,27 @@ def export(args):
 
 
 # ----------------------------------------------------------------------
+# compare
+# ----------------------------------------------------------------------
+def compare(args):
+    from keras_ssl import run
+
+    # keras_ssl.evaluation imports TensorFlow: silence its start-up lines.
+    with run._native_logs_silenced(True):
+        from keras_ssl.evaluation.run_comparison import RunComparison
+    comparison = RunComparison(args.run_dirs)
+    print(comparison.to_text())
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(comparison.to_markdown() + "\n")
+        print(f"keras-ssl: wrote {args.markdown}")
+    if args.plot:
+        comparison.plot(args.plot)
+        print(f"keras-ssl: wrote {args.plot}")
+    return 0
+
+
+# ----------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------
 def _parse_sets(items):
@@ -226,6 +248,14 @@ def _parser():
         "--to", required=True, help="saved_models/NAME (versions go below)"
     )
     p.add_argument("--version", type=int, default=None)
+
+    p = sub.add_parser(
+        "compare", help="compare finished runs of one split, metric by metric"
+    )
+    p.set_defaults(command=compare, name="compare")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--plot", metavar="FILE", help="the family's figure (PNG)")
+    p.add_argument("--markdown", metavar="FILE", help="the table as markdown")
     return parser
 
 

@@ -11,12 +11,14 @@ from keras_ssl.core.endpoint import Endpoint
 from keras_ssl.core.method import Method
 from keras_ssl.core.method import NonFiniteLossError
 from keras_ssl.core.ramp_up import gaussian_ramp_up
+from keras_ssl.core.weight_decay import coupled_weight_decay
 
 __all__ = [
     "Endpoint",
     "Method",
     "NonFiniteLossError",
     "all_gather",
+    "coupled_weight_decay",
     "gaussian_ramp_up",
     "num_replicas",
     "replica_mean",

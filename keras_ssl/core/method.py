@@ -399,12 +399,25 @@ class Method(keras.Model):
         as `x`, with `y=None`).
         """
 
+    def check_initial_state(self, inputs):
+        """Rejects a model that cannot learn, before any step runs (default:
+        none).
+
+        Called by `fit` once the model and its optimizers are built, with
+        the model inputs of the first batch (at most 256 samples of the
+        arrays, or the first batch of a dataset), e.g. to stop a kernel
+        that starts at its floor. Only a method that overrides it makes
+        `fit` read that batch (one extra pass over a dataset's first
+        element).
+        """
+
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, with the method's checks and callbacks.
 
         Checks the data (arrays must be non-empty and finite, then the
         method's `check_fit_data`), builds the model from the data's shapes
-        and every optimizer, and puts the epoch counter, a guard that stops
+        and every optimizer, checks the built model on the first batch
+        (`check_initial_state`), and puts the epoch counter, a guard that stops
         training on a non-finite loss (`NonFiniteLossError`, naming the
         epoch and step, before any callback saves that state) and the
         method's `method_callbacks()` before the caller's callbacks.
@@ -425,6 +438,13 @@ class Method(keras.Model):
                 self._symbolic_build(data_batch=spec)
         if self.built:
             self.build_optimizers()
+            overridden = (
+                type(self).check_initial_state is not Method.check_initial_state
+            )
+            if x is not None and overridden:
+                # Only then is a batch read: a dataset shuffled with
+                # `reshuffle_each_iteration` orders the next pass anew.
+                self.check_initial_state(self._first_inputs(x))
         if isinstance(x, tf.data.Dataset):
             # A dataset is shuffled in its pipeline; Keras warns otherwise.
             arguments.setdefault("shuffle", False)
@@ -435,6 +455,13 @@ class Method(keras.Model):
             *list(arguments.get("callbacks") or []),
         ]
         return super().fit(**arguments)
+
+    def _first_inputs(self, x):
+        if isinstance(x, tf.data.Dataset):
+            for batch in x.take(1):
+                return self.inference_inputs(batch)
+            return None
+        return tf.nest.map_structure(lambda a: a[:256], x)
 
     def inference_inputs(self, data):
         """The part of a training batch that `call` takes (to build)."""

@@ -1,7 +1,8 @@
 """Data sets and `tf.data` pipelines of keras_ssl.
 
 Everything works offline: scikit-learn's bundled digits are the default
-data set, two moons the 2-D toy; TensorFlow Datasets sets (MNIST, CIFAR-10,
+data set, two moons the 2-D toy, wine and breast cancer the tabular sets
+(`tabular`); TensorFlow Datasets sets (MNIST, CIFAR-10,
 SVHN, ...) load when a user has prepared them. Two loaders, by scope:
 
 - `load_dataset(name)`: a data set by name (`DATASETS` or a TFDS builder)
@@ -10,6 +11,8 @@ SVHN, ...) load when a user has prepared them. Two loaders, by scope:
   `tf.data.Dataset`).
 """
 
+from keras_ssl.data.add_shortcut_marker import SHORTCUT_MARKER
+from keras_ssl.data.add_shortcut_marker import add_shortcut_marker
 from keras_ssl.data.check_semi_supervised_split import (
     check_semi_supervised_split,
 )
@@ -25,12 +28,20 @@ from keras_ssl.data.make_dataset import make_dataset
 from keras_ssl.data.raw_digits import raw_digits
 from keras_ssl.data.semi_supervised_dataset import semi_supervised_dataset
 from keras_ssl.data.semi_supervised_split import semi_supervised_split
+from keras_ssl.data.shortcut_digits import shortcut_digits
+from keras_ssl.data.tabular import TABULAR_DATASETS
+from keras_ssl.data.tabular import raw_tabular
+from keras_ssl.data.tabular import tabular
+from keras_ssl.data.tabular import tabular_preprocessing
 from keras_ssl.data.two_moons import two_moons
 from keras_ssl.data.uniform_noise import uniform_noise
 from keras_ssl.data.with_index import with_index
 
 __all__ = [
     "DATASETS",
+    "SHORTCUT_MARKER",
+    "add_shortcut_marker",
+    "TABULAR_DATASETS",
     "check_semi_supervised_split",
     "digits",
     "digits_preprocessing",
@@ -41,8 +52,12 @@ __all__ = [
     "load_tfds",
     "make_dataset",
     "raw_digits",
+    "raw_tabular",
     "semi_supervised_dataset",
     "semi_supervised_split",
+    "shortcut_digits",
+    "tabular",
+    "tabular_preprocessing",
     "two_moons",
     "uniform_noise",
     "with_index",

@@ -4,9 +4,11 @@ import tensorflow_datasets as tfds
 
 from keras_ssl.data.digits import digits
 from keras_ssl.data.load_tfds import load_tfds
+from keras_ssl.data.tabular import TABULAR_DATASETS
+from keras_ssl.data.tabular import tabular
 from keras_ssl.data.two_moons import two_moons
 
-DATASETS = ("digits", "two_moons")
+DATASETS = ("digits", "two_moons", *TABULAR_DATASETS)
 
 
 def load_dataset(name, **kwargs):
@@ -18,6 +20,8 @@ def load_dataset(name, **kwargs):
 
     - `"digits"`: `digits(**kwargs)`, bundled with scikit-learn;
     - `"two_moons"`: `two_moons(**kwargs)`;
+    - `"wine"`, `"breast_cancer"`: `tabular(name, **kwargs)`, bundled
+      with scikit-learn;
     - any other name: a TensorFlow Datasets builder, read with
       `load_tfds(name, split="train", **kwargs)` and
       `load_tfds(name, split="test", **kwargs)` (no download unless
@@ -49,6 +53,8 @@ def load_dataset(name, **kwargs):
         return digits(**kwargs)
     if name == "two_moons":
         return two_moons(**kwargs)
+    if name in TABULAR_DATASETS:
+        return tabular(name, **kwargs)
     builder = kwargs.pop("builder", None)
     if builder is None:
         try:

@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import plane_bounds
 from keras_ssl.evaluation._validation import check_features
 from keras_ssl.evaluation._validation import check_labels
 
@@ -64,23 +65,7 @@ def certainty_map(
     if isinstance(grid, bool) or int(grid) < 2:
         raise ValueError(f"grid must be an integer >= 2; got {grid!r}")
     grid = int(grid)
-    if bounds is None:
-        low, high = x_train.min(axis=0), x_train.max(axis=0)
-        margin = 0.25 * np.maximum(high - low, 1e-3)
-        bounds = (
-            low[0] - margin[0],
-            high[0] + margin[0],
-            low[1] - margin[1],
-            high[1] + margin[1],
-        )
-    bounds = tuple(float(b) for b in bounds)
-    if len(bounds) != 4 or not (
-        bounds[0] < bounds[1] and bounds[2] < bounds[3]
-    ):
-        raise ValueError(
-            "bounds must be (x_min, x_max, y_min, y_max) with x_min < x_max "
-            f"and y_min < y_max; got {bounds}"
-        )
+    bounds = plane_bounds(x_train, bounds, margin=0.25)
 
     xs = np.linspace(bounds[0], bounds[1], grid)
     ys = np.linspace(bounds[2], bounds[3], grid)

@@ -176,14 +176,24 @@ class Recipe:
         `__init__` is passed to it; `model_inputs` adds what comes from
         the data (encoder, class count, ...), and `compile_arguments` the
         optimizers. `method` builds another class (a control trained the
-        same way) instead of the recipe's method.
+        same way) instead of the recipe's method; it gets the named
+        optimizers (`x_optimizer`) it takes, so a one-optimizer control
+        of a two-optimizer method compiles with `optimizer` alone.
         """
+        control = method is not None and method is not self.method
         method = self.method if method is None else method
         arguments = {
             key: config[key] for key in init_parameters(method) if key in config
         }
         model = method(**self.model_inputs(data, config), **arguments)
-        model.compile(**self.compile_arguments(config, steps_per_epoch))
+        optimizers = self.compile_arguments(config, steps_per_epoch)
+        if control:
+            optimizers = {
+                k: v
+                for k, v in optimizers.items()
+                if not k.endswith("_optimizer") or k in method.optimizer_names
+            }
+        model.compile(**optimizers)
         return model
 
     # Steps `fit` runs per call of its compiled function: a whole epoch of

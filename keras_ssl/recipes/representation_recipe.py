@@ -22,6 +22,14 @@ class RepresentationRecipe(Recipe):
         - `random_init_linear_probe_accuracy`, `random_init_knn_accuracy`:
           the same two for the identical encoder at its random
           initialisation, the baseline a learned representation must beat.
+    The features are what the method's `call` returns: for a method with
+    a `feature_layer` (probing an intermediate block, see
+    `keras_ssl.evaluation.feature_extractor`) that layer's output, for
+    the trained and the random-init model alike, and then the same four
+    probes of the encoder's final features are added as
+    `final_linear_probe_accuracy`, `final_knn_accuracy`,
+    `random_init_final_linear_probe_accuracy` and
+    `random_init_final_knn_accuracy`.
     Plot: a PCA map of the test embeddings coloured by label.
     """
 
@@ -67,6 +75,17 @@ class RepresentationRecipe(Recipe):
         if initial_model is not None:
             baseline, _ = evaluation.probe_metrics(initial_model, data)
             metrics.update({f"random_init_{k}": v for k, v in baseline.items()})
+        layer = getattr(model, "feature_layer", None)
+        if layer:
+            for prefix, probed in (
+                ("", model),
+                ("random_init_", initial_model),
+            ):
+                if probed is not None:
+                    final, _ = evaluation.probe_metrics(probed.encoder, data)
+                    metrics.update(
+                        {f"{prefix}final_{k}": v for k, v in final.items()}
+                    )
         if run_dir is not None:
             plots = os.path.join(run_dir, "plots")
             os.makedirs(plots, exist_ok=True)
@@ -74,6 +93,8 @@ class RepresentationRecipe(Recipe):
                 features,
                 data["y_test"],
                 path=os.path.join(plots, "embedding_map.png"),
-                title=f"{self.name}: test embeddings (PCA)",
+                title=f"{self.name}: test embeddings"
+                + (f" at {layer}" if layer else "")
+                + " (PCA)",
             )
         return metrics

@@ -225,6 +225,7 @@ class SemiSupervisedRecipe(Recipe):
         `views` is used for both streams).
         """
         config = dict(self.defaults if config is None else config)
+        labeled_views = self.labeled_views(config) if views is None else views
         return ssl_data.semi_supervised_dataset(
             self.split(data),
             labeled_batch=config["labeled_batch"],
@@ -232,9 +233,7 @@ class SemiSupervisedRecipe(Recipe):
             seed=seed,
             augment=lambda x, key: self.augment(x, key, config),
             views=self.views(config) if views is None else views,
-            labeled_views=(
-                self.labeled_views(config) if views is None else views
-            ),
+            labeled_views=labeled_views,
             initial_epoch=initial_epoch,
             epochs=epochs,
             num_classes=data["num_classes"],
@@ -244,6 +243,14 @@ class SemiSupervisedRecipe(Recipe):
     # Model
     # ------------------------------------------------------------------
     def encoder(self, data, config):
+        backbone = config.get("backbone", "conv_dense")
+        if backbone == "wide_resnet":
+            return backbones.wide_resnet(data["input_shape"])
+        if backbone != "conv_dense":
+            raise ValueError(
+                "--set backbone must be 'conv_dense' or 'wide_resnet'; got "
+                f"{backbone!r}"
+            )
         return backbones.conv_dense(
             data["input_shape"],
             filters=config["filters"],

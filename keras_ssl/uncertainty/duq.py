@@ -1,14 +1,15 @@
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
-from keras_ssl.core.distribution import num_replicas
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.method import Method
+from keras_ssl.core.weight_decay import coupled_weight_decay
 
 # PyTorch's `binary_cross_entropy` clamps each log term at -100.
 LOG_CLAMP = -100.0
@@ -301,16 +302,34 @@ class DUQ(Method):
     def coupled_l2(self):
         """`weight_decay / 2 * sum ||theta||^2` over trainable variables,
         divided by the replica count (PyTorch-SGD-style weight decay)."""
-        if self.weight_decay == 0:
-            return ops.convert_to_tensor(0.0)
-        total = ops.sum(
-            ops.stack([ops.sum(ops.square(v)) for v in self.trainable_weights])
-        )
-        return 0.5 * self.weight_decay * total / num_replicas()
+        return coupled_weight_decay(self.trainable_weights, self.weight_decay)
 
     def check_fit_data(self, x, y):
         if y is not None and not isinstance(x, tf.data.Dataset):
             check_class_ids(y, self.num_classes)
+
+    def check_initial_state(self, inputs):
+        """Stops a run whose kernels start at the -100 log clamp.
+
+        Below the clamp the loss of the true class is constant, so no
+        gradient reaches the network and training "succeeds" without
+        learning (`length_scale=0.01` on digits: an initial log-kernel
+        near -4,800). Measured on the first batch: the median over its
+        samples of the largest log-kernel.
+        """
+        if inputs is None:
+            return
+        log_k = ops.convert_to_numpy(self.log_kernels(inputs, training=False))
+        start = float(np.median(log_k.max(axis=-1)))
+        if not start > LOG_CLAMP:
+            raise ValueError(
+                f"length_scale={self.length_scale} is too small for these "
+                f"inputs: the initial log-kernel of the first batch is "
+                f"{start:.4g} (median over samples of the largest class "
+                f"kernel), at or below the clamp {LOG_CLAMP:g}, where no "
+                "gradient flows. Try a larger length_scale (0.1 or 0.3 on "
+                "digits; log K scales as 1 / length_scale**2)."
+            )
 
     def after_step(self, data):
         self.update_centroids(*_unpack(data))

@@ -9,9 +9,9 @@ from keras_ssl.core._checks import check_class_ids
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
 from keras_ssl.core.distribution import all_gather
-from keras_ssl.core.distribution import num_replicas
 from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.method import Method
+from keras_ssl.core.weight_decay import coupled_weight_decay
 
 # Stateless noise streams. The seed of a draw is
 # `(seed, NUM_STREAMS * step + stream)`, so no two draws share a seed.
@@ -655,15 +655,9 @@ class SDENet(Method):
     def _coupled_l2(self, optimizer):
         """`weight_decay / 2 * sum ||theta||^2` over one optimizer's
         variables, divided by the replica count (PyTorch-SGD-style)."""
-        variables = self.optimizer_variables()[optimizer]
-        if self.weight_decay == 0 or not variables:
-            return ops.convert_to_tensor(0.0)
-        total = ops.sum(
-            ops.stack(
-                [ops.sum(ops.square(ops.cast(v, "float32"))) for v in variables]
-            )
+        return coupled_weight_decay(
+            self.optimizer_variables()[optimizer], self.weight_decay
         )
-        return 0.5 * self.weight_decay * total / num_replicas()
 
     def train_step(self, data):
         x, y = self._unpack(data)

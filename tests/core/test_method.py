@@ -60,9 +60,14 @@ def test_backbone_batch_norm_is_synchronized_by_default():
         rng.integers(0, 3, 16).astype("int32"),
     )
     # Several epochs: the 1-device run uses the same moment formula, so
-    # the two runs do not drift apart.
+    # the two runs do not drift apart. Measured: 1e-5 .. 3.9e-5 after 4
+    # epochs, varying from run to run (cause not pinned down); the
+    # per-replica BatchNorm of the test above differs by orders more.
     check_replica_equivalence(
-        replica_models.build_default_bn, batch, fit_kwargs={"epochs": 4}
+        replica_models.build_default_bn,
+        batch,
+        fit_kwargs={"epochs": 4},
+        atol=1e-4,
     )
 
 

@@ -132,11 +132,13 @@ def test_bad_arguments(data_dir):
 
 
 def test_load_dataset_dispatch(data_dir):
-    assert DATASETS == ("digits", "two_moons")
+    assert DATASETS == ("digits", "two_moons", "wine", "breast_cancer")
     (x_train, _), (x_test, _) = load_dataset("digits", image_size=16)
     assert x_train.shape[1:] == (16, 16, 1) and len(x_test) == 540
     (x_train, _), (x_test, _) = load_dataset("two_moons", n_samples=50)
     assert x_train.shape == (50, 2) and x_test.shape == (200, 2)
+    (x_train, _), (x_test, _) = load_dataset("wine", test_size=0.5)
+    assert x_train.shape == (89, 13) and x_test.shape == (89, 13)
     (x_train, y_train), (x_test, y_test) = load_dataset(
         "keras_ssl_fake_gray", data_dir=data_dir, channels=3
     )

@@ -285,9 +285,12 @@ def test_two_replicas_draw_their_own_noise_and_one_device_draws_the_same(
     np.testing.assert_allclose(
         np.concatenate([first, second], axis=1), single, atol=1e-5
     )
+    # The copies' losses differ (identical noise would make them equal to
+    # the last bit); by how much depends on the draw: bce_out's two halves
+    # have come out 2.7e-4 apart, as the diffusion net starts near 0.5.
     for name in ("cross_entropy", "bce_out"):
         parts = report["replicas"][name]
-        assert abs(parts[0] - parts[1]) > 1e-3
+        assert abs(parts[0] - parts[1]) > 1e-5
         assert sum(parts) == pytest.approx(report["single"][name], rel=1e-5)
 
 
