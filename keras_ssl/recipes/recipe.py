@@ -196,28 +196,46 @@ class Recipe:
         model.compile(**optimizers)
         return model
 
-    # Steps `fit` runs per call of its compiled function: a whole epoch of
-    # small data, at most this many for large data (progress bars and
-    # batch-level callbacks update once per call; epoch-level callbacks
-    # are unaffected). Measured in `benchmarks/fit_throughput.py`.
+    # Steps `fit` runs per call of its compiled function (one trip through
+    # Keras's Python loop, its callbacks and its progress bar): a whole
+    # epoch of small data, at most this many for large data. Measured in
+    # `benchmarks/fit_throughput.py` (see `benchmarks/README.md`).
     max_steps_per_execution = 64
-    # The `data["kind"]`s on which this recipe compiles its step with XLA
-    # (measured to win there; see `benchmarks/README.md`).
+    # The `data["kind"]`s on which `keras-ssl train` compiles the step with
+    # XLA (`jit_compile=True`) on one device. Measured on this 2-core CPU
+    # (`benchmarks/fit_throughput.py`, see `benchmarks/README.md`): XLA_NOTE
+    # A method with host-side code in its step (`xla_compatible = False`,
+    # NAT's assignment solver) and a recipe with a `jit_compile` setting of
+    # its own (FlowGMM) are left as they are.
     xla_kinds = ()
 
     def execution_options(self, data, steps_per_epoch, replicas=1):
         """`steps_per_execution` and `jit_compile` for `fit` on `data`.
+
+        `steps_per_execution` is the largest divisor of `steps_per_epoch`
+        up to `max_steps_per_execution`: Keras 3.15 runs every execution
+        to its full length, so a count that does not divide the epoch
+        would run the first steps of the next epoch's batches before the
+        epoch's callbacks (and shift every later epoch).
 
         Several steps per execution only on one replica: Keras 3 runs
         them in a `tf.while_loop` whose `tf.cond` breaks the
         `merge_call` of a `MirroredStrategy` step ("You must feed a value
         for placeholder tensor ...while/cond/Placeholder", keras-team/keras
         #19246, reproduced with a plain `keras.Sequential` on 2 logical
-        CPUs with Keras 3.15), so R > 1 replicas run one step per call.
+        CPUs with Keras 3.15), so R > 1 replicas run one step per call,
+        and without XLA.
+
+        Returns:
+            `{"steps_per_execution": int, "jit_compile": bool}`;
+            `jit_compile=False` means "leave `compile`'s choice".
         """
-        spe = max(1, min(steps_per_epoch, self.max_steps_per_execution))
+        if replicas != 1:
+            return {"steps_per_execution": 1, "jit_compile": False}
+        most = max(1, min(steps_per_epoch, self.max_steps_per_execution))
+        spe = max(d for d in range(1, most + 1) if steps_per_epoch % d == 0)
         return {
-            "steps_per_execution": spe if replicas == 1 else 1,
+            "steps_per_execution": spe,
             "jit_compile": data.get("kind") in self.xla_kinds,
         }
 
