@@ -296,6 +296,13 @@ def train(
     with distribution.scope():
         model = recipe.build_model(data, config, steps_per_epoch=steps)
         model(recipe.sample_inputs(data))
+    backup_dir = os.path.join(run_dir, BACKUP_DIR)
+    initial_epoch = _backed_up_epoch(backup_dir) if resume else 0
+    # The recipe's pipeline decides the steps of an epoch (MoCo's drops
+    # the last, partial batch), so steps per execution follow it.
+    dataset_batches, steps = recipe.train_dataset(
+        data, batch_size, seed, initial_epoch, epochs, config
+    )
     execution = _execution_options(
         recipe,
         model,
@@ -316,11 +323,6 @@ def train(
     initial_path = os.path.join(output_dir, INITIAL_WEIGHTS)
     if not os.path.exists(initial_path):
         model.save_weights(initial_path)
-    backup_dir = os.path.join(run_dir, BACKUP_DIR)
-    initial_epoch = _backed_up_epoch(backup_dir) if resume else 0
-    dataset_batches, steps = recipe.train_dataset(
-        data, batch_size, seed, initial_epoch, epochs, config
-    )
     if worker is None:
         backup = keras.callbacks.BackupAndRestore(backup_dir)
     else:
