@@ -92,7 +92,7 @@ CASES = {
     # (reassign_every=3), epoch 3 after the resume.
     "nat": ("digits", {}, 4, 2),
     # PCL's E-step clusters at the start of epoch 1 (after the resume).
-    "pcl": ("digits", {"warmup_epochs": 1, "num_clusters": (20, 40)}, 2, 1),
+    "pcl": ("digits", {"warmup_epochs": 1, "num_clusters": (120,)}, 2, 1),
 }
 
 
