@@ -32,6 +32,8 @@ class DUQRecipe(UncertaintyRecipe):
 
     name = "duq"
     method = DUQ
+    # XLA on two moons only: XLA_DUQ_NOTE
+    xla_kinds = ("tabular",)
     settings = {
         "optimizer": "sgd",
         "learning_rate": 0.05,
