@@ -9,7 +9,8 @@ machine:
   step on one fixed batch of the pipeline (no `fit` loop, no callbacks,
   no input pipeline); `bare_xla` the same with `jit_compile=True`;
 - `before`: `model.fit` as the recipes ran it before
-  (`steps_per_execution=1`, no XLA);
+  (`steps_per_execution=1`, XLA only by a recipe's own `jit_compile`
+  setting, FlowGMM's);
 - `spe`: `model.fit` with the run API's steps per execution
   (`Recipe.execution_options`), without XLA; `spe_xla` with XLA (where
   the method can be compiled);
@@ -25,7 +26,8 @@ A timed epoch is the time between two `on_epoch_end`s of one `fit` call
 samples/s are the epoch's training samples over the median epoch time.
 The `bare` steps are timed over the same number of steps, with the same
 `epoch` state. `--cases all_digits` times `before` against `after` only,
-for every recipe that trains on digits.
+for every recipe that trains on digits; `--cases RECIPE@DATASET` the same
+for one recipe.
 
     python benchmarks/fit_throughput.py [--cases moons_duq digits_nat ...]
         [--rounds 3] [--epochs 3] [--output results.json]
@@ -147,9 +149,11 @@ def run_case(case, rounds, only_before_after=False):
         default_jit = bool(case.config["jit_compile"]) and xla_possible
     else:
         default_jit = bool(case.options["jit_compile"]) and xla_possible
-    ways = {"before": (1, False), "after": (spe, default_jit)}
+    # Before: one step per execution, XLA only by a recipe's own setting.
+    own_jit = bool(case.config.get("jit_compile", False)) and xla_possible
+    ways = {"before": (1, own_jit), "after": (spe, default_jit)}
     if not only_before_after:
-        ways = {"before": (1, False), "spe": (spe, False)}
+        ways = {"before": (1, own_jit), "spe": (spe, False)}
         if xla_possible:
             ways["spe_xla"] = (spe, True)
         ways["cached"] = (spe, default_jit)
@@ -224,14 +228,22 @@ def main():
         "--cases",
         nargs="+",
         default=list(CASES),
-        choices=[*CASES, "all_digits"],
+        metavar="CASE",
+        help=f"{', '.join(CASES)}, all_digits, or RECIPE@DATASET (before "
+        "and after only)",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
 
+    unknown = [c for c in args.cases if c not in CASES and c != "all_digits"]
+    for case in unknown:
+        name, _, dataset = case.partition("@")
+        if name not in RECIPES or dataset not in get_recipe(name).datasets:
+            parser.error(f"unknown case {case!r}")
     plan = [(c, *CASES[c], False) for c in args.cases if c in CASES]
+    plan += [(c, *c.split("@"), {}, True) for c in unknown]
     if "all_digits" in args.cases:
         plan += [
             (f"digits_{name}", name, "digits", {}, True)

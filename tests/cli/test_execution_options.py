@@ -15,6 +15,7 @@ import pytest
 
 from keras_ssl import run
 from keras_ssl.recipes.recipe import Recipe
+from tests.cli.test_cli import StopAfter
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -36,16 +37,6 @@ class EpochRecorder(keras.callbacks.Callback):
         weights = [np.array(w) for w in self.model.weights]
         self.epochs.append(("end", epoch, int(self.model.epoch.numpy())))
         self.epochs.append(("logs", dict(logs), weights))
-
-
-class StopAfter(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.stop_epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.stop_epoch:
-            raise KeyboardInterrupt("simulated interruption")
 
 
 def test_steps_per_execution_divides_the_epoch_on_one_replica():

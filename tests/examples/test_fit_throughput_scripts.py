@@ -15,7 +15,7 @@ def test_fit_throughput_benchmark_reports_ratios(tmp_path):
         "--rounds",
         "1",
         "--epochs",
-        "2",
+        "1",
         "--output",
         str(output),
     )
