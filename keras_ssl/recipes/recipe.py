@@ -206,7 +206,7 @@ class Recipe:
     # 2 CPU cores (`benchmarks/fit_throughput.py`, `benchmarks/README.md`;
     # samples/s of `fit` with XLA over without, same steps per execution):
     # every digits CNN loses (softmax 0.51, DUQ 0.88, DUQ without penalty
-    # 0.77); on two moons DUQ wins (1.81-1.96; `DUQRecipe`), SDE-Net loses
+    # 0.77); on two moons DUQ wins (1.29-1.96; `DUQRecipe`), SDE-Net loses
     # (0.40), softmax (0.57-1.23) and belief matching (0.61-1.23) are
     # within the noise. A method with host-side code in its step
     # (`xla_compatible = False`: NAT's assignment solver) and a recipe with
