@@ -80,7 +80,6 @@ class Run:
     @property
     def model(self):
         if self._model is None:
-
             from keras_ssl.recipes import get_recipe
 
             get_recipe(self.method)  # registers the method's classes
@@ -125,6 +124,8 @@ def train(
     data=None,
     strategy="mirrored",
     quiet=False,
+    steps_per_execution=None,
+    jit_compile=None,
 ):
     """Trains, evaluates and saves one run, as `keras-ssl train` does.
 
@@ -164,6 +165,17 @@ def train(
             their own and restore from the chief's backup.
         quiet: silence the start-up lines TensorFlow's C++ runtime writes
             to stderr while it loads (the command line sets it).
+        steps_per_execution: training steps per call of `fit`'s compiled
+            function; it must divide the steps of an epoch, and be 1 on
+            more than one replica. Default: the recipe's
+            (`Recipe.execution_options`: a whole epoch of small data, up
+            to 64 steps, on one device). Progress bars and batch-level
+            callbacks update once per call; epoch-level callbacks, the
+            `epoch` state, resume and the trained weights do not depend
+            on it.
+        jit_compile: compile the step with XLA. Default: the recipe's
+            choice (measured per data kind, on one device; a recipe with a
+            `jit_compile` setting decides by that setting).
 
     Returns:
         The finished `Run`.
@@ -182,10 +194,15 @@ def train(
         ("epochs (--epochs)", epochs),
         ("batch_size (--batch-size)", batch_size),
         ("replicas (--replicas)", replicas),
+        ("steps_per_execution", steps_per_execution),
     ):
         if value is not None:
             _check_positive(name, value)
     _check_seed(seed)
+    if jit_compile not in (None, True, False):
+        raise ValueError(
+            f"jit_compile must be True, False or None; got {jit_compile!r}"
+        )
     if strategy not in ("mirrored", "multi_worker"):
         raise ValueError(
             "strategy (--strategy) must be 'mirrored' or 'multi_worker'; "
@@ -279,17 +296,33 @@ def train(
     with distribution.scope():
         model = recipe.build_model(data, config, steps_per_epoch=steps)
         model(recipe.sample_inputs(data))
+    backup_dir = os.path.join(run_dir, BACKUP_DIR)
+    initial_epoch = _backed_up_epoch(backup_dir) if resume else 0
+    # The recipe's pipeline decides the steps of an epoch (MoCo's drops
+    # the last, partial batch), so steps per execution follow it.
+    dataset_batches, steps = recipe.train_dataset(
+        data, batch_size, seed, initial_epoch, epochs, config
+    )
+    execution = _execution_options(
+        recipe,
+        model,
+        data,
+        config,
+        steps,
+        replicas,
+        worker,
+        steps_per_execution,
+        jit_compile,
+    )
+    model.steps_per_execution = execution["steps_per_execution"]
+    if execution["jit_compile"] is not None:
+        model.jit_compile = execution["jit_compile"]
 
     os.makedirs(output_dir, exist_ok=True)
     _write_json(os.path.join(output_dir, ARGS_FILE), identity)
     initial_path = os.path.join(output_dir, INITIAL_WEIGHTS)
     if not os.path.exists(initial_path):
         model.save_weights(initial_path)
-    backup_dir = os.path.join(run_dir, BACKUP_DIR)
-    initial_epoch = _backed_up_epoch(backup_dir) if resume else 0
-    dataset_batches, steps = recipe.train_dataset(
-        data, batch_size, seed, initial_epoch, epochs, config
-    )
     if worker is None:
         backup = keras.callbacks.BackupAndRestore(backup_dir)
     else:
@@ -331,6 +364,8 @@ def train(
         **identity,
         "versions": _versions(tf, keras),
         "train_seconds": round(train_seconds, 2),
+        "steps_per_execution": model.steps_per_execution,
+        "jit_compile": bool(model.jit_compile),
         "epochs_this_session": epochs - initial_epoch,
         "raw_input_shape": _shape(data.get("raw_input_shape")),
         "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
@@ -477,6 +512,41 @@ def _native_logs_silenced(quiet):
 def _check_positive(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}")
+
+
+def _execution_options(
+    recipe, model, data, config, steps, replicas, worker, spe, jit
+):
+    """`steps_per_execution` and `jit_compile` (None: compile's) of a run."""
+    # A multi-worker strategy is distributed even with one worker.
+    devices = replicas if worker is None else max(replicas, 2)
+    options = recipe.execution_options(data, steps, devices)
+    if spe is not None:
+        if steps % spe:
+            raise ValueError(
+                f"steps_per_execution {spe} must divide the {steps} steps "
+                "of an epoch (Keras runs every execution to its full "
+                "length, into the next epoch's batches)"
+            )
+        if spe > 1 and devices > 1:
+            raise ValueError(
+                f"steps_per_execution {spe} needs one replica; Keras "
+                "3.15 cannot run several steps per execution under a "
+                "MirroredStrategy (keras-team/keras#19246)"
+            )
+        options["steps_per_execution"] = spe
+    xla_compatible = getattr(model, "xla_compatible", True)
+    if jit is None:
+        # A recipe with a `jit_compile` setting compiled by it.
+        own = "jit_compile" in config or not xla_compatible
+        jit = True if options["jit_compile"] and not own else None
+    elif jit and not xla_compatible:
+        raise ValueError(
+            f"jit_compile=True: {type(model).__name__} runs host-side code "
+            "in its training step and cannot be XLA-compiled"
+        )
+    options["jit_compile"] = jit
+    return options
 
 
 def _check_resumable(run_dir, identity):

@@ -196,6 +196,53 @@ class Recipe:
         model.compile(**optimizers)
         return model
 
+    # Steps `fit` runs per call of its compiled function (one trip through
+    # Keras's Python loop, its callbacks and its progress bar): a whole
+    # epoch of small data, at most this many for large data. Measured in
+    # `benchmarks/fit_throughput.py` (see `benchmarks/README.md`).
+    max_steps_per_execution = 64
+    # The `data["kind"]`s on which `keras-ssl train` compiles the step with
+    # XLA (`jit_compile=True`) on one device; none by default. Measured on
+    # 2 CPU cores (`benchmarks/fit_throughput.py`, `benchmarks/README.md`;
+    # samples/s of `fit` with XLA over without, same steps per execution):
+    # every digits CNN loses (softmax 0.51, DUQ 0.88, DUQ without penalty
+    # 0.77); on two moons DUQ wins (1.29-1.96; `DUQRecipe`), SDE-Net loses
+    # (0.40), softmax (0.57-1.23) and belief matching (0.61-1.23) are
+    # within the noise. A method with host-side code in its step
+    # (`xla_compatible = False`: NAT's assignment solver) and a recipe with
+    # a `jit_compile` setting of its own (FlowGMM) are left as they are.
+    xla_kinds = ()
+
+    def execution_options(self, data, steps_per_epoch, replicas=1):
+        """`steps_per_execution` and `jit_compile` for `fit` on `data`.
+
+        `steps_per_execution` is the largest divisor of `steps_per_epoch`
+        up to `max_steps_per_execution`: Keras 3.15 runs every execution
+        to its full length, so a count that does not divide the epoch
+        would run the first steps of the next epoch's batches before the
+        epoch's callbacks (and shift every later epoch).
+
+        Several steps per execution only on one replica: Keras 3 runs
+        them in a `tf.while_loop` whose `tf.cond` breaks the
+        `merge_call` of a `MirroredStrategy` step ("You must feed a value
+        for placeholder tensor ...while/cond/Placeholder", keras-team/keras
+        #19246, reproduced with a plain `keras.Sequential` on 2 logical
+        CPUs with Keras 3.15), so R > 1 replicas run one step per call,
+        and without XLA.
+
+        Returns:
+            `{"steps_per_execution": int, "jit_compile": bool}`;
+            `jit_compile=False` means "leave `compile`'s choice".
+        """
+        if replicas != 1:
+            return {"steps_per_execution": 1, "jit_compile": False}
+        most = max(1, min(steps_per_epoch, self.max_steps_per_execution))
+        spe = max(d for d in range(1, most + 1) if steps_per_epoch % d == 0)
+        return {
+            "steps_per_execution": spe,
+            "jit_compile": data.get("kind") in self.xla_kinds,
+        }
+
     def model_inputs(self, data, config):
         """Method arguments that come from the data (e.g. the encoder)."""
         raise NotImplementedError
@@ -274,13 +321,23 @@ class Recipe:
         e.g. from `keras_ssl.data.load_tfds(..., as_numpy=False)`) is
         shuffled with a buffer of 10,000 elements (or the whole epoch, if
         smaller).
+
+        Arrays of a recipe that does not augment go through one gather per
+        batch and the prefetch only: the numbering and augmentation maps
+        cost about as much as a two-moons MLP step
+        (`benchmarks/fit_throughput.py`, the `cached` way).
         """
         config = dict(self.defaults if config is None else config)
         n = self.num_train_samples(data)
         steps = math.ceil(n / batch_size)
         seed = tf.constant(seed, tf.int64)
+        augments = type(self).augment is not Recipe.augment
         if data.get("train_source") is None:
             tensors = tuple(tf.constant(a) for a in self.fit_inputs(data))
+
+            def gather(i):
+                batch = tuple(tf.gather(t, i) for t in tensors)
+                return batch if augments or len(batch) > 1 else batch[0]
 
             def epoch_batches(epoch):
                 order = tf.random.experimental.stateless_shuffle(
@@ -289,8 +346,13 @@ class Recipe:
                 return (
                     tf.data.Dataset.from_tensor_slices(order)
                     .batch(batch_size)
-                    .map(lambda i: tuple(tf.gather(t, i) for t in tensors))
+                    .map(gather)
                 )
+
+            if not augments:
+                dataset = tf.data.Dataset.range(initial_epoch, epochs)
+                dataset = dataset.flat_map(epoch_batches)
+                return dataset.prefetch(tf.data.AUTOTUNE), steps
 
         else:
             elements = self.stream_inputs(data["train_source"])
