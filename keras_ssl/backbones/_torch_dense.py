@@ -1,4 +1,4 @@
-"""A `keras.layers.Dense` initialised as PyTorch's `nn.Linear`."""
+"""PyTorch's default initialisation of `nn.Linear` and `nn.Conv2d`."""
 
 import math
 
@@ -22,13 +22,17 @@ def torch_dense(units, fan_in, activation=None, name=None):
     Returns:
         A `keras.layers.Dense`.
     """
-    bound = 1.0 / math.sqrt(fan_in)
     return keras.layers.Dense(
-        units,
-        activation,
-        kernel_initializer=keras.initializers.VarianceScaling(
-            1.0 / 3.0, "fan_in", "uniform"
-        ),
-        bias_initializer=keras.initializers.RandomUniform(-bound, bound),
-        name=name,
+        units, activation, name=name, **torch_initializers(fan_in)
     )
+
+
+def torch_initializers(fan_in):
+    """`{"kernel_initializer", "bias_initializer"}` as PyTorch's default:
+    both uniform in `+-1 / sqrt(fan_in)` (`fan_in` = inputs per output,
+    `k * k * channels` for a `k x k` convolution)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return {
+        "kernel_initializer": keras.initializers.RandomUniform(-bound, bound),
+        "bias_initializer": keras.initializers.RandomUniform(-bound, bound),
+    }

@@ -1,10 +1,9 @@
 """The CNN of the official DUQ FashionMNIST code, sized for digits."""
 
-import math
-
 import keras
 
 from keras_ssl.backbones._batch_norm import batch_norm
+from keras_ssl.backbones._torch_dense import torch_initializers
 from keras_ssl.core._checks import check_image_shape
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_integers
@@ -82,11 +81,7 @@ def duq_cnn(
     check_number(batch_norm_epsilon, "batch_norm_epsilon", "> 0")
 
     def init(fan_in):
-        if initializer == "glorot":
-            return {}
-        bound = 1.0 / math.sqrt(fan_in)
-        uniform = keras.initializers.RandomUniform(-bound, bound)
-        return {"kernel_initializer": uniform, "bias_initializer": uniform}
+        return {} if initializer == "glorot" else torch_initializers(fan_in)
 
     inputs = keras.Input(shape=input_shape, name="images")
     x = inputs
