@@ -153,13 +153,17 @@ class GramDetector(Method):
     Example:
 
     ```python
+    import keras
     import keras_ssl
 
+    keras.utils.set_random_seed(0)
     (x, y), (x_test, _) = keras_ssl.data.digits()
     encoder = keras_ssl.backbones.small_cnn((8, 8, 1), preset="narrow")
     classifier = keras_ssl.uncertainty.SoftmaxClassifier(encoder, 10)
     classifier.compile(optimizer="adam")
-    classifier.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    # Trained enough that it predicts every class on x (each predicted
+    # class needs bounds).
+    classifier.fit(x, y, batch_size=64, epochs=5, verbose=0)
     detector = keras_ssl.uncertainty.GramDetector(classifier)
     detector.tap_names  # ('block1_relu', 'block2_relu', 'block3_relu')
     detector.compile()  # no optimizer
