@@ -81,6 +81,8 @@ def train(args, callbacks=()):
         verbose=args.verbose,
         callbacks=callbacks,
         quiet=True,
+        steps_per_execution=args.steps_per_execution,
+        jit_compile={"on": True, "off": False}.get(args.jit_compile),
     )
     if args.json:
         print(
@@ -231,6 +233,19 @@ def _parser():
         "--resume", action="store_true", help="continue an interrupted run"
     )
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    p.add_argument(
+        "--steps-per-execution",
+        type=int,
+        metavar="N",
+        help="training steps per call of fit's compiled function; must "
+        "divide an epoch's steps (default: the recipe's, a whole epoch of "
+        "small data on one device)",
+    )
+    p.add_argument(
+        "--jit-compile",
+        choices=("on", "off"),
+        help="compile the step with XLA (default: the recipe's choice)",
+    )
     p.add_argument(
         "--json",
         action="store_true",

@@ -7,6 +7,7 @@ the per-epoch logs, resume with `BackupAndRestore` and the trained
 weights must be those of one step per execution.
 """
 
+import json
 import re
 
 import keras
@@ -68,6 +69,26 @@ def test_bad_execution_options_fail_before_anything_is_written(
             "softmax", str(run_dir), dataset="two_moons", verbose=0, **kwargs
         )
     assert not run_dir.exists()
+
+
+def test_the_command_line_passes_both_options(tmp_path, capsys):
+    from keras_ssl import cli
+
+    run_dir = tmp_path / "run"
+    argv = ["train", "softmax", "--dataset", "two_moons", "--epochs", "1"]
+    argv += ["--output", str(run_dir), "--verbose", "0", "--json"]
+    argv += ["--steps-per-execution", "8", "--jit-compile", "off"]
+    assert cli.main(argv) == 0
+    written = json.loads((run_dir / "run.json").read_text())
+    assert written["steps_per_execution"] == 8
+    assert written["jit_compile"] is False
+    other = tmp_path / "other"
+    argv[argv.index(str(run_dir))] = str(other)
+    with pytest.raises(SystemExit) as stop:
+        cli.main([*argv[:-4], "--steps-per-execution", "5"])
+    assert stop.value.code == 2
+    assert "must divide the 24 steps" in capsys.readouterr().err
+    assert not other.exists()
 
 
 def test_jit_compile_is_refused_for_a_host_side_step(tmp_path):
