@@ -1,7 +1,6 @@
 import hashlib
 import json
 import os
-import time
 
 import keras
 import numpy as np
@@ -16,7 +15,6 @@ from keras_ssl.uncertainty.softmax_classifier import SoftmaxClassifier
 
 # The autoencoder control, inside the run directory.
 CONTROL_DIR = "autoencoder"
-HISTORY_FILE = "history.json"
 # The digits split of the method note's experiment: 1,500 training and
 # 297 test images.
 TEST_SIZE = 297
@@ -262,53 +260,31 @@ class GenerativeRecipe(Recipe):
         without the run's `args.json`)."""
         from keras_ssl import run as ssl_run
 
-        folder = os.path.join(run_dir, CONTROL_DIR)
-        path = os.path.join(folder, ssl_run.MODEL_FILE)
-        if os.path.exists(path):
-            with open(os.path.join(folder, HISTORY_FILE)) as f:
-                seconds = json.load(f)["train_seconds"]
-            return keras.saving.load_model(path), seconds
-        args_path = os.path.join(run_dir, ssl_run.ARGS_FILE)
-        if not os.path.exists(args_path):
-            return None
-        with open(args_path) as f:
-            args = json.load(f)
-        config, seed, epochs = args["config"], args["seed"], args["epochs"]
-        dataset, steps = self.train_dataset(
-            data, args["global_batch"], seed, 0, epochs, config
-        )
-        keras.utils.set_random_seed(seed)
-        control = self.build_model(data, config, steps, method=self.control)
-        sample = self.sample_inputs(data)
-        control(sample)
-        initial = os.path.join(run_dir, ssl_run.INITIAL_WEIGHTS)
-        if os.path.exists(initial):  # the method's initial weights
-            method = self.build_model(data, config, steps)
-            method(sample)
-            method.load_weights(initial)
-            for part in ("encoder", "latent_head", "decoder"):
-                getattr(control, part).set_weights(
-                    getattr(method, part).get_weights()
-                )
-        start = time.perf_counter()
-        history = control.fit(
-            dataset, epochs=epochs, steps_per_epoch=steps, verbose=0
-        )
-        seconds = round(time.perf_counter() - start, 2)
-        os.makedirs(folder, exist_ok=True)
-        control.save(path)
-        with open(os.path.join(folder, HISTORY_FILE), "w") as f:
-            json.dump(
-                {
-                    "train_seconds": seconds,
-                    "history": {
-                        k: [float(v) for v in values]
-                        for k, values in history.history.items()
-                    },
-                },
-                f,
+        def prepare(args):
+            config, seed = args["config"], args["seed"]
+            dataset, steps = self.train_dataset(
+                data, args["global_batch"], seed, 0, args["epochs"], config
             )
-        return control, seconds
+            keras.utils.set_random_seed(seed)
+            control = self.build_model(data, config, steps, method=self.control)
+            sample = self.sample_inputs(data)
+            control(sample)
+            initial = os.path.join(run_dir, ssl_run.INITIAL_WEIGHTS)
+            if os.path.exists(initial):  # the method's initial weights
+                method = self.build_model(data, config, steps)
+                method(sample)
+                method.load_weights(initial)
+                for part in ("encoder", "latent_head", "decoder"):
+                    getattr(control, part).set_weights(
+                        getattr(method, part).get_weights()
+                    )
+            return control, dataset, steps
+
+        cached = self.cached_control(run_dir, CONTROL_DIR, prepare)
+        if cached is None:
+            return None
+        control, record = cached
+        return control, record["train_seconds"]
 
 
 def to_signed(images):

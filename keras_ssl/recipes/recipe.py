@@ -1,12 +1,18 @@
 import functools
 import inspect
+import json
 import math
+import os
+import time
 
 import keras
 import tensorflow as tf
 
 from keras_ssl.core._checks import check_integer
 from keras_ssl.core._checks import check_number
+
+# The per-epoch logs and fit time of a control (`Recipe.cached_control`).
+CONTROL_RECORD = "history.json"
 
 
 class Recipe:
@@ -242,6 +248,53 @@ class Recipe:
             "steps_per_execution": spe,
             "jit_compile": data.get("kind") in self.xla_kinds,
         }
+
+    def cached_control(self, run_dir, folder_name, prepare):
+        """A control trained once per run, kept in `RUN_DIR/<folder_name>/`.
+
+        On first use, `prepare(args)` gets the run's `args.json` and
+        returns `(model, dataset, steps)`: a compiled, built control and
+        the batches to fit it on for `args["epochs"]` epochs of `steps`;
+        the fit is timed and the model saved beside `history.json`. Later
+        calls load both.
+
+        Returns:
+            `(model, record)` with `record = {"epochs", "history",
+            "train_seconds"}` (the per-epoch logs as floats), or `None`
+            without the run's `args.json`.
+        """
+        from keras_ssl import run as ssl_run
+
+        folder = os.path.join(run_dir, folder_name)
+        path = os.path.join(folder, ssl_run.MODEL_FILE)
+        record_path = os.path.join(folder, CONTROL_RECORD)
+        if os.path.exists(path):
+            with open(record_path) as f:
+                return keras.saving.load_model(path), json.load(f)
+        args_path = os.path.join(run_dir, ssl_run.ARGS_FILE)
+        if not os.path.exists(args_path):
+            return None
+        with open(args_path) as f:
+            args = json.load(f)
+        model, dataset, steps = prepare(args)
+        start = time.perf_counter()
+        history = model.fit(
+            dataset, epochs=args["epochs"], steps_per_epoch=steps, verbose=0
+        )
+        seconds = round(time.perf_counter() - start, 2)
+        os.makedirs(folder, exist_ok=True)
+        model.save(path)
+        record = {
+            "epochs": list(history.epoch),
+            "history": {
+                k: [float(v) for v in values]
+                for k, values in history.history.items()
+            },
+            "train_seconds": seconds,
+        }
+        with open(record_path, "w") as f:
+            json.dump(record, f)
+        return model, record
 
     def model_inputs(self, data, config):
         """Method arguments that come from the data (e.g. the encoder)."""

@@ -1,7 +1,6 @@
 import json
 import math
 import os
-import time
 
 import keras
 import tensorflow as tf
@@ -321,46 +320,31 @@ class SemiSupervisedRecipe(Recipe):
         run's `args.json`)."""
         from keras_ssl import run as ssl_run
 
-        folder = os.path.join(run_dir, CONTROL_DIR)
-        path = os.path.join(folder, "model.keras")
-        if os.path.exists(path):
-            with open(os.path.join(folder, HISTORY_FILE)) as f:
-                saved = json.load(f)
-            return (
-                keras.saving.load_model(path),
-                (saved["epochs"], saved["history"]),
-                saved["train_seconds"],
+        def prepare(args):
+            config, seed = args["config"], args["seed"]
+            dataset, steps = self.train_dataset(
+                data,
+                args["global_batch"],
+                seed,
+                0,
+                args["epochs"],
+                config,
+                views=1,
             )
-        args_path = os.path.join(run_dir, ssl_run.ARGS_FILE)
-        if not os.path.exists(args_path):
+            keras.utils.set_random_seed(seed)
+            control = self.build_control(data, config, steps)
+            control(data["x_train"][:2])
+            initial = os.path.join(run_dir, ssl_run.INITIAL_WEIGHTS)
+            if os.path.exists(initial):  # the method's initial weights
+                control.load_weights(initial)
+            return control, dataset, steps
+
+        cached = self.cached_control(run_dir, CONTROL_DIR, prepare)
+        if cached is None:
             return None
-        with open(args_path) as f:
-            args = json.load(f)
-        config, seed, epochs = args["config"], args["seed"], args["epochs"]
-        dataset, steps = self.train_dataset(
-            data, args["global_batch"], seed, 0, epochs, config, views=1
-        )
-        keras.utils.set_random_seed(seed)
-        control = self.build_control(data, config, steps)
-        control(data["x_train"][:2])
-        initial = os.path.join(run_dir, ssl_run.INITIAL_WEIGHTS)
-        if os.path.exists(initial):  # the method's initial weights
-            control.load_weights(initial)
-        start = time.perf_counter()
-        history = control.fit(
-            dataset, epochs=epochs, steps_per_epoch=steps, verbose=0
-        )
-        seconds = round(time.perf_counter() - start, 2)
-        os.makedirs(folder, exist_ok=True)
-        control.save(path)
-        record = {
-            "epochs": list(history.epoch),
-            "history": _plain(history.history),
-            "train_seconds": seconds,
-        }
-        with open(os.path.join(folder, HISTORY_FILE), "w") as f:
-            json.dump(record, f)
-        return control, (record["epochs"], record["history"]), seconds
+        control, record = cached
+        history = (record["epochs"], record["history"])
+        return control, history, record["train_seconds"]
 
 
 def _test_metrics(model, data):

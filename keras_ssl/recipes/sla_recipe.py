@@ -1,6 +1,4 @@
-import json
 import os
-import time
 
 import keras
 import numpy as np
@@ -15,7 +13,6 @@ from keras_ssl.supervised.sla import transformed_copies
 
 # The plain cross-entropy baseline, inside the run directory.
 BASELINE_DIR = "baseline"
-HISTORY_FILE = "history.json"
 
 
 class SLARecipe(Recipe):
@@ -184,42 +181,23 @@ class SLARecipe(Recipe):
         """`(model, history, train_seconds)` of the run's baseline, trained
         on first use and kept in `RUN_DIR/baseline/` (None without the
         run's `args.json`)."""
-        from keras_ssl import run as ssl_run
 
-        folder = os.path.join(run_dir, BASELINE_DIR)
-        path = os.path.join(folder, "model.keras")
-        if os.path.exists(path):
-            with open(os.path.join(folder, HISTORY_FILE)) as f:
-                saved = json.load(f)
-            return (
-                keras.saving.load_model(path),
-                saved["history"],
-                saved["train_seconds"],
+        def prepare(args):
+            config = self.baseline_config(args["config"])
+            seed = args["seed"]
+            batches, steps = self.train_dataset(
+                data, args["global_batch"], seed, 0, args["epochs"], config
             )
-        args_path = os.path.join(run_dir, ssl_run.ARGS_FILE)
-        if not os.path.exists(args_path):
+            keras.utils.set_random_seed(seed)
+            model = self.build_model(data, config, steps)
+            model(data["x_train"][:2])
+            return model, batches, steps
+
+        cached = self.cached_control(run_dir, BASELINE_DIR, prepare)
+        if cached is None:
             return None
-        with open(args_path) as f:
-            args = json.load(f)
-        config = self.baseline_config(args["config"])
-        seed, epochs = args["seed"], args["epochs"]
-        batches, steps = self.train_dataset(
-            data, args["global_batch"], seed, 0, epochs, config
-        )
-        keras.utils.set_random_seed(seed)
-        model = self.build_model(data, config, steps)
-        model(data["x_train"][:2])
-        start = time.perf_counter()
-        history = model.fit(
-            batches, epochs=epochs, steps_per_epoch=steps, verbose=0
-        )
-        seconds = round(time.perf_counter() - start, 2)
-        os.makedirs(folder, exist_ok=True)
-        model.save(path)
-        logs = {k: [float(v) for v in h] for k, h in history.history.items()}
-        with open(os.path.join(folder, HISTORY_FILE), "w") as f:
-            json.dump({"history": logs, "train_seconds": seconds}, f)
-        return model, logs, seconds
+        model, record = cached
+        return model, record["history"], record["train_seconds"]
 
 
 def _calibration(probs, labels):
