@@ -47,25 +47,6 @@ CIFAR = {
 }
 
 
-def load_cifar(args):
-    """CIFAR-10 from a prepared TFDS directory, in the recipe's format."""
-    options = dict(
-        image_size=32,
-        channels=3,
-        data_dir=args.data_dir,
-        max_examples=args.max_examples,
-    )
-    (x, y), (x_test, y_test) = data.load_dataset("cifar10", **options)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "input_shape": x.shape[1:],
-    }
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -86,7 +67,13 @@ def main():
     options = {}
     if args.dataset == "cifar10":
         try:
-            options["data"] = load_cifar(args)
+            options["data"] = data.tfds_split(
+                "cifar10",
+                image_size=32,
+                channels=3,
+                data_dir=args.data_dir,
+                max_examples=args.max_examples,
+            )
         except ValueError as error:  # CIFAR-10 not prepared here
             parser.error(str(error))
         config.update(CIFAR)

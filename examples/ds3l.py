@@ -97,10 +97,10 @@ def main():
     config = recipe.resolve_config(overrides, "digits")
     if args.dataset == "cifar10":
         try:
-            options = dict(channels=3, data_dir=args.data_dir)
             data = recipe.mismatch_data(
-                ssl_data.load_tfds("cifar10", "train", **options),
-                ssl_data.load_tfds("cifar10", "test", **options),
+                *ssl_data.load_dataset(
+                    "cifar10", channels=3, data_dir=args.data_dir
+                ),
                 CIFAR_SEEN,
                 config,
                 args.seed,

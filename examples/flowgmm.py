@@ -33,31 +33,24 @@ import json
 import os
 
 import keras_ssl
-from keras_ssl import data as ssl_data
 
 BUNDLED = ("two_moons", "wine", "breast_cancer", "digits")
 
 
 def load_mnist(args, labels_per_class):
-    """Prepared TFDS MNIST, flattened, split into labels and a pool."""
-    x, y = ssl_data.load_tfds("mnist", "train", data_dir=args.data_dir)
-    x_test, y_test = ssl_data.load_tfds("mnist", "test", data_dir=args.data_dir)
-    x, x_test = x.reshape(len(x), -1), x_test.reshape(len(x_test), -1)
-    split = ssl_data.semi_supervised_split(
-        x, y, labels_per_class=labels_per_class, seed=args.seed
+    """Prepared TFDS MNIST split into labels and a pool (the recipes'
+    `tfds_data`), flattened for the tabular flow."""
+    data = keras_ssl.recipes.get_recipe("flowgmm").tfds_data(
+        "mnist",
+        labels_per_class,
+        seed=args.seed,
+        channels=None,
+        data_dir=args.data_dir,
     )
-    return {
-        "kind": "tabular",
-        "seed": args.seed,
-        "x_labeled": split["labeled"][0],
-        "y_labeled": split["labeled"][1],
-        "x_train": split["unlabeled"],
-        "y_unlabeled": split["unlabeled_labels"],
-        "x_test": x_test,
-        "y_test": y_test,
-        "num_classes": 10,
-        "input_shape": x.shape[1:],
-    }
+    for key in ("x_labeled", "x_train", "x_test"):
+        data[key] = data[key].reshape(len(data[key]), -1)
+    data.update(kind="tabular", input_shape=data["x_test"].shape[1:])
+    return data
 
 
 def main():

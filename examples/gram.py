@@ -19,11 +19,13 @@ OOD histograms and the per-tap deviations, and exports a SavedModel whose
     python examples/gram.py --dataset cifar10 --data-dir ~/tensorflow_datasets
 
 `cifar10` trains a CIFAR ResNet-18 (`keras_ssl.backbones.cifar_resnet`)
-on CIFAR-10 and scores the SVHN test set and uniform noise as OOD, the
-paper's CIFAR-10 / ResNet vs SVHN cell; the sets `cifar10` and
-`svhn_cropped` must already be prepared for TensorFlow Datasets on this
-machine (nothing is downloaded). The paper uses a pretrained ResNet-34;
-this trains its own, so expect other numbers (and hours on a CPU).
+on CIFAR-10 and scores the SVHN test set and uniform noise as OOD
+(reported as `svhn_cropped` and `uniform_noise`: the data come from the
+recipe's `tfds_data`), the paper's CIFAR-10 / ResNet vs SVHN cell; the
+sets `cifar10` and `svhn_cropped` must already be prepared for
+TensorFlow Datasets on this machine (nothing is downloaded). The paper
+uses a pretrained ResNet-34; this trains its own, so expect other
+numbers (and hours on a CPU).
 """
 
 import argparse
@@ -33,39 +35,21 @@ import os
 import keras
 
 import keras_ssl
-from keras_ssl import data as ssl_data
 from keras_ssl.recipes import get_recipe
-
-
-def load_cifar10(args):
-    """CIFAR-10 in, SVHN and uniform noise out (TFDS, no download)."""
-    options = dict(data_dir=args.data_dir)
-    x, y = ssl_data.load_tfds("cifar10", "train", **options)
-    x_test, y_test = ssl_data.load_tfds("cifar10", "test", **options)
-    x_svhn, _ = ssl_data.load_tfds("svhn_cropped", "test", **options)
-    noise = ssl_data.uniform_noise(len(x_test), x.shape[1:], seed=args.seed)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "num_classes": 10,
-        "input_shape": x.shape[1:],
-        "ood": {"svhn": x_svhn, "uniform_noise": noise},
-    }
 
 
 def cifar10(args, parser):
     """The recipe's steps written out, with a ResNet classifier."""
-    try:
-        data = load_cifar10(args)
+    recipe = get_recipe("gram")
+    try:  # CIFAR-10 in; SVHN and uniform noise out
+        data = recipe.tfds_data(
+            "cifar10", ("svhn_cropped",), seed=args.seed, data_dir=args.data_dir
+        )
     except ValueError as error:  # a TFDS set not prepared here
         parser.error(
             f"{error}\n--dataset cifar10 needs the TFDS sets 'cifar10' and "
             "'svhn_cropped' prepared locally"
         )
-    recipe = get_recipe("gram")
     config = recipe.resolve_config(
         {"validation_splits": args.validation_splits}
     )

@@ -38,32 +38,23 @@ from keras_ssl import data
 
 
 def load_tfds(args):
-    """A prepared TFDS image set in the rotnet / lens recipes' format."""
-    options = dict(
+    """A prepared TFDS image set in the rotnet / lens recipes' format:
+    `tfds_split`'s dict, the clean test images and the planted marker."""
+    dataset = data.tfds_split(
+        args.dataset,
         image_size=args.image_size,
         channels=3,
         data_dir=args.data_dir,
         max_examples=args.max_examples,
     )
-    x, y = data.load_tfds(args.dataset, "train", **options)
-    x_test, y_test = data.load_tfds(args.dataset, "test", **options)
-    marker = None
-    x_clean_test = x_test
+    dataset.update(x_clean_test=dataset["x_test"], marker=None)
     if args.marker:
-        scale = x.shape[1] // 16
+        scale = dataset["input_shape"][0] // 16
         marker = tuple(scale * v for v in data.SHORTCUT_MARKER)
-        x = data.add_shortcut_marker(x, marker)
-        x_test = data.add_shortcut_marker(x_test, marker)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "x_clean_test": x_clean_test,
-        "marker": marker,
-        "input_shape": x.shape[1:],
-    }
+        for key in ("x_train", "x_test"):
+            dataset[key] = data.add_shortcut_marker(dataset[key], marker)
+        dataset["marker"] = marker
+    return dataset
 
 
 def main():

@@ -23,26 +23,6 @@ import keras_ssl
 from keras_ssl import data
 
 
-def load_tfds(args):
-    """A prepared TFDS image set in the recipe's data format."""
-    options = dict(
-        image_size=args.image_size,
-        channels=1,
-        data_dir=args.data_dir,
-        max_examples=args.max_examples,
-    )
-    x, y = data.load_tfds(args.dataset, "train", **options)
-    x_test, y_test = data.load_tfds(args.dataset, "test", **options)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "input_shape": x.shape[1:],
-    }
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -61,7 +41,13 @@ def main():
     options = {}
     if args.dataset != "digits":
         try:
-            options["data"] = load_tfds(args)
+            options["data"] = data.tfds_split(
+                args.dataset,
+                image_size=args.image_size,
+                channels=1,
+                data_dir=args.data_dir,
+                max_examples=args.max_examples,
+            )
         except ValueError as error:  # e.g. a TFDS set not prepared here
             parser.error(str(error))
     # What `keras-ssl train nat` does: shifts and noise in tf.data, the

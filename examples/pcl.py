@@ -54,27 +54,23 @@ def load_data(args):
         preprocessing = data.digits_preprocessing(
             image_size=args.image_size, channels=args.channels
         )
-        raw_shape = (8, 8, 1)
-    else:
-        options = dict(
-            image_size=args.image_size,
-            channels=args.channels,
-            data_dir=args.data_dir,
-            max_examples=args.max_examples,
-        )
-        x, y = data.load_tfds(args.dataset, "train", **options)
-        x_test, y_test = data.load_tfds(args.dataset, "test", **options)
-        preprocessing, raw_shape = None, None
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "input_shape": x.shape[1:],
-        "preprocessing": preprocessing,
-        "raw_input_shape": raw_shape,
-    }
+        return {
+            "kind": "image",
+            "x_train": x,
+            "y_train": y,
+            "x_test": x_test,
+            "y_test": y_test,
+            "input_shape": x.shape[1:],
+            "preprocessing": preprocessing,
+            "raw_input_shape": (8, 8, 1),
+        }
+    return data.tfds_split(
+        args.dataset,
+        image_size=args.image_size,
+        channels=args.channels,
+        data_dir=args.data_dir,
+        max_examples=args.max_examples,
+    )
 
 
 def main():

@@ -19,7 +19,8 @@ SavedModel whose `classify` endpoint runs the 10 passes in its graph.
     python examples/sdenet.py --dataset mnist --data-dir ~/tensorflow_datasets
 
 `mnist` is the official pair, MNIST in and SVHN out (SVHN test images in
-grayscale, resized to 28x28, as the official data loader does), with the
+grayscale, resized to 28x28, as the official data loader does; reported
+as `svhn_cropped`, the recipe's `tfds_data` naming), with the
 official conv net and settings: L = 6 steps to T = 6, sigma 20 in
 training and 500 at test, SGD lr 0.1 (x0.1 after epochs 10, 20, 30) for
 stem, drift and head and 0.01 (x0.1 after epochs 15, 30) for the
@@ -33,7 +34,7 @@ import json
 import os
 
 import keras_ssl
-from keras_ssl import data as ssl_data
+from keras_ssl.recipes import get_recipe
 
 # PyTorch lowers the rate after epoch m, so from epoch m + 1 on.
 MNIST_CONFIG = {
@@ -41,30 +42,6 @@ MNIST_CONFIG = {
     "lr_milestones": (11, 21, 31),
     "diffusion_lr_milestones": (16, 31),
 }
-
-
-def load_mnist(args):
-    """MNIST in, SVHN and uniform noise out (TFDS, no download)."""
-    x, y = ssl_data.load_tfds("mnist", "train", data_dir=args.data_dir)
-    x_test, y_test = ssl_data.load_tfds("mnist", "test", data_dir=args.data_dir)
-    x_svhn, _ = ssl_data.load_tfds(
-        "svhn_cropped",
-        "test",
-        image_size=28,
-        channels=1,
-        data_dir=args.data_dir,
-    )
-    noise = ssl_data.uniform_noise(len(x_test), x.shape[1:], seed=args.seed)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "num_classes": 10,
-        "input_shape": x.shape[1:],
-        "ood": {"svhn": x_svhn, "uniform_noise": noise},
-    }
 
 
 def main():
@@ -90,7 +67,16 @@ def main():
     options = {}
     if args.dataset == "mnist":
         try:
-            options["data"] = load_mnist(args)
+            # MNIST in; SVHN (28x28 gray, as the official loader) and
+            # uniform noise out. MNIST is 28x28 gray already.
+            options["data"] = get_recipe("sdenet").tfds_data(
+                "mnist",
+                ("svhn_cropped",),
+                seed=args.seed,
+                image_size=28,
+                channels=1,
+                data_dir=args.data_dir,
+            )
         except ValueError as error:  # a TFDS set not prepared here
             parser.error(
                 f"{error}\n--dataset mnist needs the TFDS sets 'mnist' and "

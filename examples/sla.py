@@ -33,23 +33,6 @@ import keras_ssl
 from keras_ssl import data
 
 
-def cifar10(data_dir, max_examples=None):
-    """CIFAR-10 from a prepared TFDS directory, in the sla recipe's
-    format."""
-    options = dict(channels=3, data_dir=data_dir, max_examples=max_examples)
-    x, y = data.load_tfds("cifar10", "train", **options)
-    x_test, y_test = data.load_tfds("cifar10", "test", **options)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "num_classes": 10,
-        "input_shape": x.shape[1:],
-    }
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -72,7 +55,12 @@ def main():
     options = {"epochs": args.epochs}
     if args.dataset == "cifar10":
         try:
-            options["data"] = cifar10(args.data_dir, args.max_examples)
+            options["data"] = data.tfds_split(
+                "cifar10",
+                channels=3,
+                data_dir=args.data_dir,
+                max_examples=args.max_examples,
+            )
         except ValueError as error:  # the TFDS set is not prepared here
             parser.error(
                 f"{error}\n--dataset cifar10 needs the TFDS set 'cifar10' "

@@ -154,7 +154,7 @@ def train(
         callbacks: extra Keras callbacks for `fit`.
         data: a data dict in the recipe's format, to train on your own
             arrays instead of `dataset` (e.g. a TFDS set loaded with
-            `keras_ssl.data.load_tfds`); `dataset` then only names it.
+            `keras_ssl.data.tfds_split`); `dataset` then only names it.
             Such a run cannot be re-evaluated by `evaluate(run_dir)`.
         strategy: `"mirrored"` (one machine, `replicas` devices) or
             `"multi_worker"`: `MultiWorkerMirroredStrategy` configured by

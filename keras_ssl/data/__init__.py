@@ -3,12 +3,14 @@
 Everything works offline: scikit-learn's bundled digits are the default
 data set, two moons the 2-D toy, wine and breast cancer the tabular sets
 (`tabular`); TensorFlow Datasets sets (MNIST, CIFAR-10,
-SVHN, ...) load when a user has prepared them. Two loaders, by scope:
+SVHN, ...) load when a user has prepared them. Three loaders, by scope:
 
 - `load_dataset(name)`: a data set by name (`DATASETS` or a TFDS builder)
   as `((x_train, y_train), (x_test, y_test))`;
 - `load_tfds(name, split)`: one split of a TFDS set as `(x, y)` (or a
-  `tf.data.Dataset`).
+  `tf.data.Dataset`);
+- `tfds_split(name)`: a TFDS set's train and test splits as the data dict
+  of the recipes (`keras_ssl.run.train(..., data=...)`).
 """
 
 from keras_ssl.data.add_shortcut_marker import SHORTCUT_MARKER
@@ -33,6 +35,7 @@ from keras_ssl.data.tabular import TABULAR_DATASETS
 from keras_ssl.data.tabular import raw_tabular
 from keras_ssl.data.tabular import tabular
 from keras_ssl.data.tabular import tabular_preprocessing
+from keras_ssl.data.tfds_split import tfds_split
 from keras_ssl.data.two_moons import two_moons
 from keras_ssl.data.uniform_noise import uniform_noise
 from keras_ssl.data.with_index import with_index
@@ -58,6 +61,7 @@ __all__ = [
     "shortcut_digits",
     "tabular",
     "tabular_preprocessing",
+    "tfds_split",
     "two_moons",
     "uniform_noise",
     "with_index",

@@ -3,8 +3,10 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
-from keras_ssl.evaluation._plotting import plane_bounds
-from keras_ssl.evaluation._validation import check_features
+from keras_ssl.evaluation._plotting import label_plane
+from keras_ssl.evaluation._plotting import plane_mesh
+from keras_ssl.evaluation._plotting import plane_points
+from keras_ssl.evaluation._plotting import scatter_classes
 from keras_ssl.evaluation._validation import check_labels
 
 
@@ -56,21 +58,10 @@ def certainty_map(
     """
     from matplotlib.figure import Figure
 
-    x_train = check_features(x_train, "x_train")
-    if x_train.shape[1] != 2:
-        raise ValueError(
-            f"x_train must have shape (num_samples, 2); got {x_train.shape}"
-        )
+    x_train = plane_points(x_train, "x_train")
     y_train = check_labels(y_train, x_train.shape[0], "y_train")
-    if isinstance(grid, bool) or int(grid) < 2:
-        raise ValueError(f"grid must be an integer >= 2; got {grid!r}")
-    grid = int(grid)
-    bounds = plane_bounds(x_train, bounds, margin=0.25)
-
-    xs = np.linspace(bounds[0], bounds[1], grid)
-    ys = np.linspace(bounds[2], bounds[3], grid)
-    mesh_x, mesh_y = np.meshgrid(xs, ys)
-    points = np.stack([mesh_x.ravel(), mesh_y.ravel()], axis=1)
+    bounds, mesh_x, mesh_y, points = plane_mesh(x_train, bounds, grid, 0.25)
+    grid = mesh_x.shape[0]
     certainty = np.asarray(predict_fn(points), dtype=np.float64)
     if certainty.size != points.shape[0]:
         raise ValueError(
@@ -97,21 +88,8 @@ def certainty_map(
     )
     colorbar = figure.colorbar(contours, ax=axes)
     colorbar.set_label("certainty")
-    for class_id in np.unique(y_train):
-        members = y_train == class_id
-        axes.scatter(
-            x_train[members, 0],
-            x_train[members, 1],
-            s=12,
-            edgecolors="white",
-            linewidths=0.5,
-            label=f"class {class_id}",
-        )
-    axes.set_xlim(bounds[0], bounds[1])
-    axes.set_ylim(bounds[2], bounds[3])
-    axes.set_xlabel("x1")
-    axes.set_ylabel("x2")
-    axes.legend(loc="upper right")
-    if title is not None:
-        axes.set_title(title)
+    scatter_classes(
+        axes, x_train, y_train, s=12, edgecolors="white", linewidths=0.5
+    )
+    label_plane(axes, bounds, title, loc="upper right")
     return finish_figure(figure, path)

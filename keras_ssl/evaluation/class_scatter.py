@@ -3,8 +3,12 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import label_plane
 from keras_ssl.evaluation._plotting import plane_bounds
-from keras_ssl.evaluation._validation import check_features
+from keras_ssl.evaluation._plotting import plane_points
+from keras_ssl.evaluation._plotting import scatter_classes
+from keras_ssl.evaluation._plotting import scatter_labeled
+from keras_ssl.evaluation._plotting import tab10_colors
 from keras_ssl.evaluation._validation import check_labels
 
 
@@ -59,29 +63,28 @@ def class_scatter(
     figure = class_scatter(z, [0, 1, 1], centers=means, title="latent")
     ```
     """
-    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    points = _plane(points, "points")
+    points = plane_points(points, "points")
     labels = check_labels(labels, points.shape[0], "labels")
     drawn = [points]
     if centers is not None:
-        centers = _plane(centers, "centers")
+        centers = plane_points(centers, "centers")
         drawn.append(centers)
     if highlight is not None:
-        highlight_x = _plane(highlight[0], "highlight x")
+        highlight_x = plane_points(highlight[0], "highlight x")
         highlight_y = check_labels(
             highlight[1], highlight_x.shape[0], "highlight y"
         )
         drawn.append(highlight_x)
     if background is not None:
-        background = _plane(background, "background")
+        background = plane_points(background, "background")
         drawn.append(background)
     bounds = plane_bounds(np.concatenate(drawn), bounds, margin=0.1)
     count = int(labels.max()) + 1
     if centers is not None:
         count = max(count, len(centers))
-    colors = colormaps["tab10"](np.arange(count) % 10)
+    colors = tab10_colors(count)
     figure = Figure(figsize=(6.0, 5.0))
     axes = figure.subplots()
     if background is not None:
@@ -92,15 +95,7 @@ def class_scatter(
             color="0.75",
             label="data",
         )
-    for class_id in np.unique(labels):
-        members = labels == class_id
-        axes.scatter(
-            points[members, 0],
-            points[members, 1],
-            s=6,
-            color=colors[class_id],
-            label=f"class {class_id}",
-        )
+    scatter_classes(axes, points, labels, colors, s=6)
     if centers is not None:
         axes.scatter(
             centers[:, 0],
@@ -113,30 +108,14 @@ def class_scatter(
             label="class means",
         )
     if highlight is not None:
-        axes.scatter(
-            highlight_x[:, 0],
-            highlight_x[:, 1],
-            s=90,
-            marker="^",
-            c=colors[highlight_y],
-            edgecolors="black",
-            linewidths=1.0,
-            label="labeled",
-        )
-    axes.set_xlim(bounds[0], bounds[1])
-    axes.set_ylim(bounds[2], bounds[3])
-    axes.set_xlabel(axis_labels[0])
-    axes.set_ylabel(axis_labels[1])
-    axes.legend(loc="upper left", fontsize="small", markerscale=1.5)
-    if title is not None:
-        axes.set_title(title)
+        scatter_labeled(axes, highlight_x, highlight_y, colors)
+    label_plane(
+        axes,
+        bounds,
+        title,
+        axis_labels,
+        loc="upper left",
+        fontsize="small",
+        markerscale=1.5,
+    )
     return finish_figure(figure, path)
-
-
-def _plane(x, name):
-    x = check_features(x, name)
-    if x.shape[1] != 2:
-        raise ValueError(
-            f"{name} must have shape (num_samples, 2); got {x.shape}"
-        )
-    return x

@@ -3,8 +3,12 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
-from keras_ssl.evaluation._plotting import plane_bounds
-from keras_ssl.evaluation._validation import check_features
+from keras_ssl.evaluation._plotting import label_plane
+from keras_ssl.evaluation._plotting import plane_mesh
+from keras_ssl.evaluation._plotting import plane_points
+from keras_ssl.evaluation._plotting import scatter_classes
+from keras_ssl.evaluation._plotting import scatter_labeled
+from keras_ssl.evaluation._plotting import tab10_colors
 from keras_ssl.evaluation._validation import check_labels
 
 
@@ -60,23 +64,16 @@ def decision_regions(
     )
     ```
     """
-    from matplotlib import colormaps
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
-    x = _check_plane_points(x, "x")
+    x = plane_points(x, "x")
     y = check_labels(y, x.shape[0], "y")
     if labeled is not None:
-        x_labeled = _check_plane_points(labeled[0], "labeled x")
+        x_labeled = plane_points(labeled[0], "labeled x")
         y_labeled = check_labels(labeled[1], x_labeled.shape[0], "labeled y")
-    if isinstance(grid, bool) or int(grid) < 2:
-        raise ValueError(f"grid must be an integer >= 2; got {grid!r}")
-    grid = int(grid)
-    bounds = plane_bounds(x, bounds, margin=0.15)
-    xs = np.linspace(bounds[0], bounds[1], grid)
-    ys = np.linspace(bounds[2], bounds[3], grid)
-    mesh_x, mesh_y = np.meshgrid(xs, ys)
-    points = np.stack([mesh_x.ravel(), mesh_y.ravel()], axis=1)
+    bounds, mesh_x, mesh_y, points = plane_mesh(x, bounds, grid, 0.15)
+    grid = mesh_x.shape[0]
     predicted = np.asarray(predict_fn(points.astype("float32")))
     if predicted.size != points.shape[0] or not np.all(
         predicted == np.round(predicted)
@@ -87,7 +84,7 @@ def decision_regions(
         )
     predicted = predicted.reshape(grid, grid).astype(np.int64)
     classes = np.unique(np.concatenate([y, predicted.ravel()]))
-    colors = colormaps["tab10"](np.arange(int(classes.max()) + 1) % 10)
+    colors = tab10_colors(int(classes.max()) + 1)
     figure = Figure(figsize=(6.0, 5.0))
     axes = figure.subplots()
     axes.contourf(
@@ -98,40 +95,8 @@ def decision_regions(
         cmap=ListedColormap(colors),
         alpha=0.3,
     )
-    for class_id in np.unique(y):
-        members = y == class_id
-        axes.scatter(
-            x[members, 0],
-            x[members, 1],
-            s=6,
-            color=colors[class_id],
-            label=f"class {class_id}",
-        )
+    scatter_classes(axes, x, y, colors, s=6)
     if labeled is not None:
-        axes.scatter(
-            x_labeled[:, 0],
-            x_labeled[:, 1],
-            s=90,
-            marker="^",
-            c=colors[y_labeled],
-            edgecolors="black",
-            linewidths=1.0,
-            label="labeled",
-        )
-    axes.set_xlim(bounds[0], bounds[1])
-    axes.set_ylim(bounds[2], bounds[3])
-    axes.set_xlabel("x1")
-    axes.set_ylabel("x2")
-    axes.legend(loc="upper right", fontsize="small")
-    if title is not None:
-        axes.set_title(title)
+        scatter_labeled(axes, x_labeled, y_labeled, colors)
+    label_plane(axes, bounds, title, loc="upper right", fontsize="small")
     return finish_figure(figure, path)
-
-
-def _check_plane_points(x, name):
-    x = check_features(x, name)
-    if x.shape[1] != 2:
-        raise ValueError(
-            f"{name} must have shape (num_samples, 2); got {x.shape}"
-        )
-    return x

@@ -3,6 +3,8 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import label_axes
+from keras_ssl.evaluation._plotting import scatter_classes
 from keras_ssl.evaluation._validation import check_features
 from keras_ssl.evaluation._validation import check_labels
 
@@ -61,22 +63,18 @@ def embedding_map(features, labels, path=None, title=None):
     figure = Figure(figsize=(6.0, 5.0))
     axes = figure.subplots()
     classes = np.unique(labels)
-    colors = _class_colors(len(classes))
-    for color, class_id in zip(colors, classes, strict=True):
-        members = labels == class_id
-        axes.scatter(
-            projected[members, 0],
-            projected[members, 1],
-            s=10,
-            color=color,
-            label=f"class {class_id}",
-        )
-    axes.set_xlabel(f"PC 1 ({100 * ratio[0]:.1f}% variance)")
-    axes.set_ylabel(f"PC 2 ({100 * ratio[1]:.1f}% variance)")
+    colors = dict(zip(classes, _class_colors(len(classes)), strict=True))
+    scatter_classes(axes, projected, labels, colors, s=10)
+    legend = None  # more than 20 entries would cover the points
     if len(classes) <= 20:
-        axes.legend(markerscale=2, fontsize="small")
-    if title is not None:
-        axes.set_title(title)
+        legend = dict(markerscale=2, fontsize="small")
+    label_axes(
+        axes,
+        f"PC 1 ({100 * ratio[0]:.1f}% variance)",
+        f"PC 2 ({100 * ratio[1]:.1f}% variance)",
+        title,
+        legend,
+    )
     return finish_figure(figure, path)
 
 

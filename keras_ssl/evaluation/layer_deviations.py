@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import label_axes
 
 
 def layer_deviations(deviations, layer_names, path=None, title=None):
@@ -92,9 +93,5 @@ def layer_deviations(deviations, layer_names, path=None, title=None):
     axes.set_xticks(np.arange(len(layer_names)))
     axes.set_xticklabels(layer_names)
     axes.set_xlim(-0.6, len(layer_names) - 0.4)
-    axes.set_xlabel("layer")
-    axes.set_ylabel("deviation")
-    axes.legend()
-    if title is not None:
-        axes.set_title(title)
+    label_axes(axes, "layer", "deviation", title, legend={})
     return finish_figure(figure, path)

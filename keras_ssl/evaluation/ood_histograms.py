@@ -3,6 +3,7 @@
 import numpy as np
 
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import label_axes
 from keras_ssl.evaluation._validation import check_scores
 from keras_ssl.evaluation.ood_metrics import ood_metrics
 
@@ -85,9 +86,7 @@ def ood_histograms(scores_in, scores_out, path=None, title=None, bins=50):
             histtype="stepfilled",
             label=f"{name} (n={scores.size}, AUROC {auroc:.3f})",
         )
-    axes.set_xlabel("OOD score (larger = more OOD)")
-    axes.set_ylabel("Density")
-    axes.legend()
-    if title is not None:
-        axes.set_title(title)
+    label_axes(
+        axes, "OOD score (larger = more OOD)", "Density", title, legend={}
+    )
     return finish_figure(figure, path)

@@ -8,6 +8,7 @@ from keras_ssl import data as ssl_data
 from keras_ssl import evaluation
 from keras_ssl.core._checks import check_integer
 from keras_ssl.evaluation._plotting import finish_figure
+from keras_ssl.evaluation._plotting import label_axes
 from keras_ssl.recipes.recipe import make_optimizer
 from keras_ssl.recipes.semi_supervised_recipe import SemiSupervisedRecipe
 from keras_ssl.semi_supervised.ds3l import DS3L
@@ -217,9 +218,7 @@ def weight_histograms(seen, unseen, path=None, title=None, bins=25):
         )
         axes.axvline(values.mean(), color=color, linestyle="--")
     axes.set_xlim(0.0, 1.0)
-    axes.set_xlabel("learned weight w(x)")
-    axes.set_ylabel("unlabeled samples")
-    axes.legend()
-    if title is not None:
-        axes.set_title(title)
+    label_axes(
+        axes, "learned weight w(x)", "unlabeled samples", title, legend={}
+    )
     return finish_figure(figure, path)

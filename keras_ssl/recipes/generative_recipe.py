@@ -115,23 +115,20 @@ class GenerativeRecipe(Recipe):
     ):
         """A TensorFlow Datasets image set in this recipe's data format.
 
-        The `train` and `test` splits through `keras_ssl.data.load_tfds`
+        The `train` and `test` splits through `keras_ssl.data.tfds_split`
         (nothing is downloaded), scaled to `[-1, 1]`; `kw` goes to
-        `load_tfds` too (e.g. `max_examples`).
+        `tfds_split` too (e.g. `max_examples`).
         """
-        options = dict(
-            image_size=image_size, channels=channels, data_dir=data_dir, **kw
+        data = ssl_data.tfds_split(
+            dataset,
+            image_size=image_size,
+            channels=channels,
+            data_dir=data_dir,
+            **kw,
         )
-        x, y = ssl_data.load_tfds(dataset, "train", **options)
-        x_test, y_test = ssl_data.load_tfds(dataset, "test", **options)
-        return {
-            "kind": "image",
-            "x_train": to_signed(x),
-            "y_train": y,
-            "x_test": to_signed(x_test),
-            "y_test": y_test,
-            "input_shape": x.shape[1:],
-        }
+        data["x_train"] = to_signed(data["x_train"])
+        data["x_test"] = to_signed(data["x_test"])
+        return data
 
     def fit_inputs(self, data):
         return (data["x_train"],)

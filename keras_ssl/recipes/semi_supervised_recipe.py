@@ -123,27 +123,27 @@ class SemiSupervisedRecipe(Recipe):
         counts): the `train` split, of which `labels_per_class` images per
         class keep their label (`semi_supervised_split` with `seed`) and
         the rest are the unlabeled pool, and the `test` split. Read with
-        `keras_ssl.data.load_tfds` (nothing is downloaded: an unprepared
+        `keras_ssl.data.tfds_split` (nothing is downloaded: an unprepared
         set raises its `ValueError`). `num_classes` is the largest
         training label + 1.
         """
-        options = dict(channels=channels, data_dir=data_dir)
-        x, y = ssl_data.load_tfds(dataset, "train", **options)
-        x_test, y_test = ssl_data.load_tfds(dataset, "test", **options)
+        data = ssl_data.tfds_split(
+            dataset, channels=channels, data_dir=data_dir
+        )
         split = ssl_data.semi_supervised_split(
-            x, y, labels_per_class=labels_per_class, seed=seed
+            data.pop("x_train"),
+            data.pop("y_train"),
+            labels_per_class=labels_per_class,
+            seed=seed,
         )
         return {
-            "kind": "image",
+            **data,
             "seed": seed,
             "x_labeled": split["labeled"][0],
             "y_labeled": split["labeled"][1],
+            # What an epoch passes over (and what builds the model).
             "x_train": split["unlabeled"],
-            "y_unlabeled": split["unlabeled_labels"],
-            "x_test": x_test,
-            "y_test": y_test,
-            "num_classes": int(y.max()) + 1,
-            "input_shape": x.shape[1:],
+            "y_unlabeled": split["unlabeled_labels"],  # evaluation only
         }
 
     def tfds_run(

@@ -103,9 +103,10 @@ class UncertaintyRecipe(Recipe):
         datasets). In distribution: the `train` and `test` splits of
         `dataset`; out of distribution: the `test` split of each of
         `ood_datasets` (named as given) and uniform noise of the test
-        set's size. Read with `keras_ssl.data.load_tfds` (nothing is
-        downloaded: an unprepared set raises its `ValueError`).
-        `num_classes` is the largest training label + 1.
+        set's size. Read with `keras_ssl.data.tfds_split` and
+        `keras_ssl.data.load_tfds` (nothing is downloaded: an unprepared
+        set raises its `ValueError`). `num_classes` is the largest
+        training label + 1.
 
         Args:
             dataset: the in-distribution TFDS name (e.g. `"cifar10"`).
@@ -118,25 +119,15 @@ class UncertaintyRecipe(Recipe):
         options = dict(
             image_size=image_size, channels=channels, data_dir=data_dir
         )
-        x, y = ssl_data.load_tfds(dataset, "train", **options)
-        x_test, y_test = ssl_data.load_tfds(dataset, "test", **options)
+        data = ssl_data.tfds_split(dataset, **options)
         ood = {
             name: ssl_data.load_tfds(name, "test", **options)[0]
             for name in ood_datasets
         }
         ood["uniform_noise"] = ssl_data.uniform_noise(
-            len(x_test), x.shape[1:], seed=seed
+            len(data["x_test"]), data["input_shape"], seed=seed
         )
-        return {
-            "kind": "image",
-            "x_train": x,
-            "y_train": y,
-            "x_test": x_test,
-            "y_test": y_test,
-            "num_classes": int(y.max()) + 1,
-            "input_shape": x.shape[1:],
-            "ood": ood,
-        }
+        return {**data, "ood": ood}
 
     def encoder(self, data, config):
         """The backbone for `data`: an MLP for 2-D data, else a small CNN."""

@@ -8,6 +8,7 @@ import tensorflow_datasets as tfds
 from keras_ssl.data import DATASETS
 from keras_ssl.data import load_dataset
 from keras_ssl.data import load_tfds
+from keras_ssl.data import tfds_split
 
 SIZES = {"train": 20, "test": 8}
 
@@ -147,6 +148,81 @@ def test_load_dataset_dispatch(data_dir):
         load_dataset("no_such_dataset_xyz")
 
 
+def test_tfds_split_reads_both_splits_as_a_recipe_data_dict(data_dir):
+    data = tfds_split(
+        "keras_ssl_fake_rgb", image_size=4, channels=1, data_dir=data_dir
+    )
+    assert set(data) == {
+        "kind",
+        "x_train",
+        "y_train",
+        "x_test",
+        "y_test",
+        "num_classes",
+        "input_shape",
+    }
+    assert data["kind"] == "image"
+    assert data["x_train"].shape == (SIZES["train"], 4, 4, 1)
+    assert data["x_test"].shape == (SIZES["test"], 4, 4, 1)
+    assert data["input_shape"] == (4, 4, 1) and data["num_classes"] == 3
+    # The same options reach both splits: each is what load_tfds reads.
+    for split in ("train", "test"):
+        x, y = load_tfds(
+            "keras_ssl_fake_rgb",
+            split,
+            image_size=4,
+            channels=1,
+            data_dir=data_dir,
+        )
+        np.testing.assert_array_equal(data[f"x_{split}"], x)
+        np.testing.assert_array_equal(data[f"y_{split}"], y)
+    # ... and the test split holds the test images, not the train ones.
+    images, _ = _examples("test", (5, 5, 3))
+    expected = tf.image.resize(images / 255.0, (4, 4), method="bilinear")
+    expected = tf.image.rgb_to_grayscale(np.clip(expected.numpy(), 0, 1))
+    _same_rows(data["x_test"], expected.numpy())
+
+
+def test_tfds_split_takes_a_builder_splits_and_a_cap(data_dir):
+    builder = KerasSslFakeGray(data_dir=data_dir)
+    data = tfds_split(
+        None,
+        builder=builder,
+        train_split="train[:12]",
+        test_split="train[12:]",
+        max_examples=5,
+    )
+    assert len(data["x_train"]) == len(data["y_train"]) == 5
+    assert len(data["x_test"]) == len(data["y_test"]) == 5
+    assert data["input_shape"] == (6, 6, 1)
+    assert data["num_classes"] == int(data["y_train"].max()) + 1
+    # Disjoint slices of one split: no image is in both.
+    train = {row.tobytes() for row in data["x_train"]}
+    assert not train & {row.tobytes() for row in data["x_test"]}
+
+
+def test_tfds_split_rejects_bad_arguments(data_dir, tmp_path):
+    fake = dict(data_dir=data_dir)
+    with pytest.raises(ValueError, match="name must be a TensorFlow"):
+        tfds_split(None)
+    with pytest.raises(ValueError, match="name must be a TensorFlow"):
+        tfds_split("", **fake)
+    with pytest.raises(ValueError, match="train_split must be a non-empty"):
+        tfds_split("keras_ssl_fake_gray", train_split="", **fake)
+    with pytest.raises(ValueError, match="test_split must be a non-empty"):
+        tfds_split("keras_ssl_fake_gray", test_split=1, **fake)
+    with pytest.raises(ValueError, match="must differ"):
+        tfds_split("keras_ssl_fake_gray", test_split="train", **fake)
+    # The options load_tfds checks, and a set that is not prepared.
+    with pytest.raises(ValueError, match="channels"):
+        tfds_split("keras_ssl_fake_gray", channels=2, **fake)
+    with pytest.raises(ValueError, match="max_examples"):
+        tfds_split("keras_ssl_fake_gray", max_examples=0, **fake)
+    with pytest.raises(ValueError, match="download=True"):
+        tfds_split("keras_ssl_fake_gray", data_dir=str(tmp_path))
+    assert not any(tmp_path.iterdir())
+
+
 def test_uncertainty_recipes_read_a_tfds_set_with_its_ood_sets(data_dir):
     from keras_ssl.recipes import get_recipe
 
@@ -218,3 +294,17 @@ def test_semi_supervised_recipes_read_a_tfds_set_split_into_labels(data_dir):
         "ramp_up_steps": 4,
     }
     assert len(data["x_labeled"]) == 6
+
+
+def test_generative_recipes_read_a_tfds_set_in_signed_range(data_dir):
+    from keras_ssl.recipes import get_recipe
+
+    data = get_recipe("pga").tfds_data(
+        "keras_ssl_fake_gray", data_dir=data_dir, max_examples=6
+    )
+    x, y = load_tfds("keras_ssl_fake_gray", data_dir=data_dir, max_examples=6)
+    np.testing.assert_allclose(data["x_train"], 2 * x - 1, atol=1e-6)
+    np.testing.assert_array_equal(data["y_train"], y)
+    assert data["x_test"].shape == (6, 6, 6, 1)
+    assert data["x_test"].min() >= -1 and data["x_test"].max() <= 1
+    assert data["input_shape"] == (6, 6, 1)

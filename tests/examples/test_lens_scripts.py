@@ -1,8 +1,14 @@
+import argparse
 import json
 import os
+import runpy
 
+import numpy as np
 import pytest
 
+from tests.data.test_load_tfds import SIZES
+from tests.data.test_load_tfds import KerasSslFakeRgb
+from tests.examples.test_examples import ROOT
 from tests.examples.test_pcl_scripts import run_script
 
 LENS_METRICS = {
@@ -54,6 +60,38 @@ def test_lens_example_explains_a_missing_tfds_dataset(tmp_path):
     )
     assert result.returncode == 2
     assert "cifar10" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("marker", [False, True])
+def test_lens_example_plants_the_marker_in_a_tfds_set(tmp_path, marker):
+    # The script's TFDS loader on a set prepared in the test: the recipes'
+    # dict from `tfds_split`, the clean test images and, with --marker,
+    # the block scaled to the image size in train and test images only.
+    KerasSslFakeRgb(data_dir=str(tmp_path)).download_and_prepare()
+    script = runpy.run_path(os.path.join(ROOT, "examples", "lens.py"))
+    args = argparse.Namespace(
+        dataset="keras_ssl_fake_rgb",
+        image_size=32,
+        data_dir=str(tmp_path),
+        max_examples=None,
+        marker=marker,
+    )
+    data = script["load_tfds"](args)
+    assert data["x_train"].shape == (SIZES["train"], 32, 32, 3)
+    assert data["input_shape"] == (32, 32, 3) and data["num_classes"] == 3
+    clean = data["x_clean_test"]
+    assert clean.shape == data["x_test"].shape
+    if not marker:
+        assert data["marker"] is None
+        np.testing.assert_array_equal(data["x_test"], clean)
+        return
+    assert data["marker"] == (2, 8, 2, 6)  # (1, 4, 1, 3) at 32 / 16 = 2
+    for key in ("x_train", "x_test"):
+        np.testing.assert_array_equal(data[key][:, 2:8, 2:6], 1.0)
+    assert not np.all(clean[:, 2:8, 2:6] == 1.0)
+    outside = np.ones((32, 32), bool)
+    outside[2:8, 2:6] = False
+    np.testing.assert_array_equal(data["x_test"][:, outside], clean[:, outside])
 
 
 def test_lens_step_benchmark_reports_ratios(tmp_path):
