@@ -29,8 +29,6 @@ samples/s to the softmax step's (`vs_softmax`).
         [--settings digits two_moons] [--batch-size B] [--output FILE]
 """
 
-import math
-
 import keras
 import tensorflow as tf
 from report import write_report
@@ -69,7 +67,7 @@ def main():
         config = recipe.resolve_config({}, setting)
         data = recipe.load_data(setting, config, seed=0)
         batch_size = args.batch_size or recipe.training_defaults(setting)[1]
-        steps_per_epoch = math.ceil(len(data["x_train"]) / batch_size)
+        steps_per_epoch = recipe.steps_per_epoch(data, batch_size)
         batch = (
             tf.constant(data["x_train"][:batch_size]),
             tf.constant(data["y_train"][:batch_size]),
