@@ -4,8 +4,8 @@ Belief Matching changes only the loss: the same encoder and dense head
 are trained with the Dirichlet KL (`tfp.distributions`) and digamma terms
 instead of the softmax cross-entropy. For each setting both models train
 on one fixed batch, interleaved step by step in one process so both see
-the same machine, with SGD and momentum 0.9. Settings (as in
-`duq_step.py`; both use `step_timing.py`):
+the same machine, with SGD and momentum 0.9. Settings (from
+`step_timing.py`):
 
 - `digits`: 16x16 digits, wide small CNN (32-64-128, BatchNorm), batch
   64 (the `keras-ssl train belief_matching --dataset digits` model);

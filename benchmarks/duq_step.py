@@ -1,72 +1,85 @@
 """What does a DUQ training step cost next to a softmax step?
 
-For each setting the same encoder is trained three ways on one fixed
-batch, interleaved step by step in one process so all three see the same
-machine: a `SoftmaxClassifier`, DUQ with the gradient penalty (a nested
-tape: second-order gradients through the encoder) and DUQ without it
-(`gradient_penalty=0`, no inner tape). All use SGD with momentum 0.9 and
-DUQ's coupled L2 is on, as in the official runs. Settings:
+For each setting the models of `keras-ssl train duq --dataset SETTING`
+are built through the DUQ recipe (`keras_ssl.recipes.get_recipe("duq")`:
+its trunk, hyperparameters, optimizer and schedule for that dataset) and
+trained three ways on one fixed batch of the recipe's training data,
+interleaved step by step in one process so all three see the same
+machine:
 
-- `digits`: 16x16 digits, wide small CNN (32-64-128, BatchNorm), DUQ
-  embedding 256, batch 64 (the `keras-ssl train duq --dataset digits`
-  model before issue 13; the recipe now uses `duq_cnn` and batch 128);
-- `two_moons`: the MLP 2-20-20-20, DUQ embedding 10, batch 64 (the
-  official notebook model).
+- `softmax`: a `SoftmaxClassifier` on the same trunk, built by the
+  recipe as a control (`build_model(..., method=SoftmaxClassifier)`: the
+  same optimizer, no weight decay);
+- `duq_gp`: the recipe's DUQ (gradient penalty 0.5, a nested tape:
+  second-order gradients through the trunk; coupled L2 1e-4);
+- `duq_no_gp`: the same with `gradient_penalty=0` (no inner tape).
 
-Reported per setting and model: median step time (ms), samples/s, and
-the ratio of DUQ's samples/s to the softmax step's (`vs_softmax`).
+Settings (the recipe's defaults for the dataset):
+
+- `digits`: classes 0-4 of the 16x16 digits, `duq_cnn` (conv 32-64-64
+  with BatchNorm, dense 256), embedding 256, batch 128;
+- `two_moons`: the MLP 2-20-20-20, embedding 10, batch 64 (the official
+  notebook model).
+
+Every model starts from the same seed (0). Reported per setting and
+model: median step time (ms), samples/s, and the ratio of DUQ's
+samples/s to the softmax step's (`vs_softmax`).
 
     python benchmarks/duq_step.py [--warmup 5] [--steps 50]
-        [--settings digits two_moons] [--output results.json]
+        [--settings digits two_moons] [--batch-size B] [--output FILE]
 """
 
 import keras
+import tensorflow as tf
 from report import write_report
 from step_timing import compiled_step
-from step_timing import load
 from step_timing import median_step_seconds
 from step_timing import parse_arguments
 from step_timing import print_rows
 from step_timing import ratio_rows
 
-import keras_ssl
+from keras_ssl.recipes import get_recipe
+from keras_ssl.uncertainty import SoftmaxClassifier
 
-SETTINGS = {
-    "digits": {"embedding_size": 256, "length_scale": 0.1, "gamma": 0.99},
-    "two_moons": {"embedding_size": 10, "length_scale": 0.3, "gamma": 0.99},
-}
+SETTINGS = ("digits", "two_moons")
+KINDS = ("softmax", "duq_gp", "duq_no_gp")
 
 
-def build(kind, setting, encoder, num_classes):
+def build(kind, recipe, data, config, steps_per_epoch):
+    """One of `KINDS`, built and compiled by the DUQ recipe."""
     keras.utils.set_random_seed(0)
     if kind == "softmax":
-        model = keras_ssl.uncertainty.SoftmaxClassifier(encoder(), num_classes)
-    else:
-        model = keras_ssl.uncertainty.DUQ(
-            encoder(),
-            num_classes,
-            gradient_penalty=0.5 if kind == "duq_gp" else 0.0,
-            weight_decay=1e-4,
-            **SETTINGS[setting],
+        return recipe.build_model(
+            data, config, steps_per_epoch, method=SoftmaxClassifier
         )
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
-    return model
+    if kind == "duq_no_gp":
+        config = {**config, "gradient_penalty": 0.0}
+    return recipe.build_model(data, config, steps_per_epoch)
 
 
 def main():
-    args = parse_arguments(__doc__.split("\n")[0], SETTINGS)
-
+    args = parse_arguments(
+        __doc__.split("\n")[0], SETTINGS, batch_size=None
+    )
+    recipe = get_recipe("duq")
     rows = []
     for setting in args.settings:
-        batch, encoder, num_classes = load(setting, args.batch_size)
+        config = recipe.resolve_config({}, setting)
+        data = recipe.load_data(setting, config, seed=0)
+        batch_size = args.batch_size or recipe.training_defaults(setting)[1]
+        steps_per_epoch = recipe.steps_per_epoch(data, batch_size)
+        batch = (
+            tf.constant(data["x_train"][:batch_size]),
+            tf.constant(data["y_train"][:batch_size]),
+        )
         steps = {
             kind: compiled_step(
-                build(kind, setting, encoder, num_classes), batch
+                build(kind, recipe, data, config, steps_per_epoch), batch
             )
-            for kind in ("softmax", "duq_gp", "duq_no_gp")
+            for kind in KINDS
         }
         medians = median_step_seconds(steps, batch, args.warmup, args.steps)
-        rows += ratio_rows(setting, medians, args.batch_size)
+        rows += ratio_rows(setting, medians, batch_size)
     print_rows(rows)
     if args.output:
         write_report(

@@ -74,7 +74,7 @@ def main():
         start = time.perf_counter()
         pcl.e_step()
         estep.append(time.perf_counter() - start)
-    epoch_steps = len(data["x_train"]) // args.batch_size
+    epoch_steps = recipe.steps_per_epoch(data, args.batch_size)
     rows = [
         {
             "model": name,

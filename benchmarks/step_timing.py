@@ -16,14 +16,15 @@ import tensorflow as tf
 import keras_ssl
 
 
-def parse_arguments(description, settings):
-    """`--settings`, `--batch-size` (64), `--warmup` (5), `--steps` (50)
-    and `--output` (a JSON report) of a step benchmark."""
+def parse_arguments(description, settings, batch_size=64):
+    """`--settings`, `--batch-size` (default `batch_size`; None: the
+    benchmark's own per setting), `--warmup` (5), `--steps` (50) and
+    `--output` (a JSON report) of a step benchmark."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--settings", nargs="+", default=list(settings), choices=settings
     )
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--output", default=None)

@@ -4,8 +4,9 @@ Subpackages load on first use (`keras_ssl.data`, `keras_ssl.backbones`,
 ...), so `import keras_ssl` and `keras-ssl --help` stay fast and do not
 start TensorFlow. Every saved keras_ssl model still loads with plain
 `keras.saving.load_model` after `import keras_ssl`: once Keras and
-TensorFlow are imported (before or after keras_ssl), the packages that
-hold the serializable classes are imported too, which registers them.
+TensorFlow are imported (before or after keras_ssl, or by a keras_ssl
+module, once that module has finished importing), the packages that hold
+the serializable classes are imported too, which registers them.
 """
 
 import importlib
@@ -66,15 +67,27 @@ def _register_serializables():
 
 class _AfterKerasAndTensorFlow(importlib.abc.MetaPathFinder):
     """Registers keras_ssl's classes once both `keras` and `tensorflow`
-    have finished importing (each imports the other, in either order)."""
+    have finished importing (each imports the other, in either order),
+    and no keras_ssl module is still being imported.
+
+    The second condition matters when a keras_ssl module is what imports
+    TensorFlow (`import keras_ssl.data.two_moons` in a fresh process):
+    registering right then would import the serializable packages while
+    that module, and the keras_ssl modules that import it, are only
+    partly initialised (a circular import). The finder therefore also
+    counts the keras_ssl modules being executed and registers when the
+    outermost one has finished.
+    """
 
     names = ("keras", "tensorflow")
 
     def __init__(self):
         self.done = set()
+        self.depth = 0  # keras_ssl modules being executed
 
     def find_spec(self, name, path=None, target=None):
-        if name not in self.names or name in self.done:
+        ours = name.startswith("keras_ssl.")
+        if not ours and (name not in self.names or name in self.done):
             return None
         sys.meta_path.remove(self)
         try:
@@ -86,22 +99,35 @@ class _AfterKerasAndTensorFlow(importlib.abc.MetaPathFinder):
         execute = spec.loader.exec_module
 
         def exec_module(module):
-            execute(module)
-            self.done.add(name)
-            if self.done == set(self.names):
-                sys.meta_path.remove(self)
+            if ours:
+                self.depth += 1
                 try:
-                    _register_serializables()
-                except Exception as error:  # never break the user's import
-                    warnings.warn(
-                        "keras_ssl could not register its classes with "
-                        f"Keras ({error!r}); import keras_ssl.uncertainty "
-                        "etc. before loading a saved model",
-                        stacklevel=2,
-                    )
+                    execute(module)
+                finally:
+                    self.depth -= 1
+            else:
+                execute(module)
+                self.done.add(name)
+            self.register_when_ready()
 
         spec.loader.exec_module = exec_module
         return spec
+
+    def register_when_ready(self):
+        if self.done != set(self.names) or self.depth or self not in (
+            sys.meta_path
+        ):
+            return
+        sys.meta_path.remove(self)
+        try:
+            _register_serializables()
+        except Exception as error:  # never break the user's import
+            warnings.warn(
+                "keras_ssl could not register its classes with "
+                f"Keras ({error!r}); import keras_ssl.uncertainty "
+                "etc. before loading a saved model",
+                stacklevel=3,
+            )
 
 
 if "keras" in sys.modules and "tensorflow" in sys.modules:

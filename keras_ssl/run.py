@@ -292,17 +292,24 @@ def train(
             f"batch_size (--batch-size) {batch_size} is larger than the "
             f"{num_train} training samples of {dataset}"
         )
-    steps = -(-num_train // batch_size)
+    # The recipe's pipeline decides the steps of an epoch (MoCo's drops
+    # the last, partial batch): the schedule (`lr_milestones`) and the
+    # steps per execution follow it.
+    steps = recipe.steps_per_epoch(data, batch_size)
     with distribution.scope():
         model = recipe.build_model(data, config, steps_per_epoch=steps)
         model(recipe.sample_inputs(data))
     backup_dir = os.path.join(run_dir, BACKUP_DIR)
     initial_epoch = _backed_up_epoch(backup_dir) if resume else 0
-    # The recipe's pipeline decides the steps of an epoch (MoCo's drops
-    # the last, partial batch), so steps per execution follow it.
-    dataset_batches, steps = recipe.train_dataset(
+    dataset_batches, pipeline_steps = recipe.train_dataset(
         data, batch_size, seed, initial_epoch, epochs, config
     )
+    if pipeline_steps != steps:
+        raise RuntimeError(
+            f"recipe {recipe.name!r}: train_dataset runs {pipeline_steps} "
+            f"steps per epoch, steps_per_epoch says {steps}; the schedule "
+            "would count the wrong epochs (override steps_per_epoch)"
+        )
     execution = _execution_options(
         recipe,
         model,
@@ -439,7 +446,8 @@ def export(run_dir, to, version=None):
 def _evaluate(recipe, model, data, config, run_dir):
     initial = None
     if recipe.reports_random_init:
-        initial = recipe.build_model(data, config)
+        # Never trained: a schedule needs no real epoch length.
+        initial = recipe.build_model(data, config, steps_per_epoch=1)
         initial(recipe.sample_inputs(data))
         initial.load_weights(os.path.join(run_dir, INITIAL_WEIGHTS))
     return recipe.evaluate(model, data, run_dir, initial_model=initial)

@@ -34,6 +34,12 @@ class MoCoRecipe(RepresentationRecipe):
     epoch is dropped, as the official loader does (`drop_last=True`), so
     that the queue stays aligned with its size, a multiple of the batch.
     Weight decay (official 1e-4) is not used, as in the note's experiment.
+
+    The learning rate is constant, as in the note's experiment;
+    `--set lr_milestones=120,160` multiplies it by `lr_decay` (0.1) at
+    those epochs, the official step schedule (MoCo v1 / PCL v1). Its
+    epochs count the steps that run (`steps_per_epoch`: full batches
+    only).
     """
 
     name = "moco"
@@ -45,6 +51,8 @@ class MoCoRecipe(RepresentationRecipe):
         "optimizer": "sgd",
         "learning_rate": 0.03,
         "sgd_momentum": 0.9,
+        "lr_milestones": (),
+        "lr_decay": 0.1,
         "image_size": 16,
         "width": "narrow",
         "augmentation": "digits",
@@ -90,7 +98,11 @@ class MoCoRecipe(RepresentationRecipe):
         full = dataset.filter(
             lambda views, index: tf.shape(index)[0] == batch_size
         )
-        return full, len(data["x_train"]) // batch_size
+        return full, self.steps_per_epoch(data, batch_size)
+
+    def steps_per_epoch(self, data, batch_size):
+        """Full batches only: the last, partial batch is dropped."""
+        return self.num_train_samples(data) // batch_size
 
 
 def view(x, seed, config):

@@ -343,6 +343,18 @@ class Recipe:
             )
         return int(n)
 
+    def steps_per_epoch(self, data, batch_size):
+        """The training steps of one epoch of `train_dataset`.
+
+        `ceil(samples / batch_size)`: the last, smaller batch is kept. A
+        recipe whose pipeline drops batches (MoCo's, `drop_last`)
+        overrides this and returns it from `train_dataset`;
+        `keras_ssl.run.train` builds the method (its `lr_milestones`
+        schedule) with this count, so the schedule's epochs are the
+        epochs that run.
+        """
+        return math.ceil(self.num_train_samples(data) / batch_size)
+
     def stream_inputs(self, source):
         """Unbatched `fit` inputs from a streamed `train_source`.
 

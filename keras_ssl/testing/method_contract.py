@@ -111,7 +111,7 @@ def check_method_contract(
     if sample_inputs is None:
         sample_inputs = probe.inference_inputs(batch)
     context = _Context(
-        build_fn, batch, sample_inputs, endpoint_inputs, steps_per_epoch
+        build_fn, batch, sample_inputs, endpoint_inputs, steps_per_epoch, probe
     )
     if "config" in checks:
         report["config"] = _check_config(context, atol)
@@ -135,12 +135,14 @@ def check_method_contract(
 
 
 class _Context:
-    def __init__(self, build_fn, batch, sample, endpoint_inputs, steps):
+    def __init__(self, build_fn, batch, sample, endpoint_inputs, steps, probe):
         self.build_fn = build_fn
         self.batch = batch
         self.sample = sample
         self.endpoint_inputs = endpoint_inputs
         self.steps = steps
+        self.probe = probe
+        self.fitted_model = None
 
     def build(self, weights=None):
         model = self.build_fn()
@@ -148,6 +150,21 @@ class _Context:
         if weights is not None:
             model.set_weights(weights)
         return model
+
+    def fitted(self):
+        """The probe (the first model built), fitted for one epoch.
+
+        Shared by the checks that only read a trained model (`ordering`
+        traces its step, `export` exports it): neither changes its
+        weights or state, so each sees the same model whichever runs
+        first, or alone, and the two cost one build and one `fit`.
+        """
+        if self.fitted_model is None:
+            model = self.probe
+            model(self.sample)
+            self.fit(model, 1)
+            self.fitted_model = model
+        return self.fitted_model
 
     def fit(self, model, epochs, callbacks=()):
         dataset = tf.data.Dataset.from_tensors(self.batch).repeat()
@@ -281,8 +298,7 @@ def _check_resume(context, work_dir, epochs, atol):
 
 
 def _check_ordering(context):
-    model = context.build()
-    context.fit(model, 1)
+    model = context.fitted()
     races = unordered_weight_reads(model, context.batch)
     if races:
         listed = "; ".join(f"{read} / {write}" for read, write in races[:5])
@@ -298,8 +314,7 @@ def _check_ordering(context):
 def _check_export(context, work_dir, atol):
     from keras_ssl.export import export_saved_model
 
-    model = context.build()
-    context.fit(model, 1)
+    model = context.fitted()
     path = export_saved_model(model, os.path.join(work_dir, "exports"), "m")
     expected = context.endpoint_outputs(model)
     inputs = {"inputs": context.sample}

@@ -1,5 +1,3 @@
-import warnings
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -12,6 +10,9 @@ from keras_ssl.core.distribution import replica_mean
 from keras_ssl.core.distribution import replica_sum
 from keras_ssl.core.method import Method
 from keras_ssl.core.weight_decay import coupled_weight_decay
+from keras_ssl.uncertainty.certainty_floor_callback import (
+    CertaintyFloorCallback,
+)
 
 # PyTorch's `binary_cross_entropy` clamps each log term at -100.
 LOG_CLAMP = -100.0
@@ -21,13 +22,6 @@ TINY = 1.1754944e-38
 # Added under the square root of the input-gradient norm, so the norm has
 # a finite gradient where the input gradient is exactly zero.
 NORM_EPSILON = 1e-12
-# The mean training certainty (largest kernel value) below which DUQ's
-# `CertaintyFloorWarning` warns: 1e-12 is where PyTorch's
-# `binary_cross_entropy` backward loses the true class's gradient. On the
-# digits protocol (issue 13) runs that then trained well had 5e-6 or more
-# after 2 epochs (length_scale 0.1 and 0.2); a run that never learned had
-# 1e-22.
-CERTAINTY_FLOOR = 1e-12
 
 
 @keras.saving.register_keras_serializable(package="keras_ssl")
@@ -167,7 +161,7 @@ class DUQ(Method):
     (the check is a no-op under XLA). Logged: `loss`, `bce`,
     `gradient_penalty` (the unweighted mean penalty), `l2`, `accuracy`
     and `certainty` (the mean largest kernel value of the training
-    batches); `CertaintyFloorWarning` warns when that certainty stays
+    batches); `CertaintyFloorCallback` warns when that certainty stays
     below 1e-12 for three epochs in a row.
 
     Example:
@@ -359,7 +353,7 @@ class DUQ(Method):
             )
 
     def method_callbacks(self):
-        return [CertaintyFloorWarning()]
+        return [CertaintyFloorCallback()]
 
     def after_step(self, data):
         self.update_centroids(*_unpack(data))
@@ -426,48 +420,6 @@ class DUQ(Method):
 
     def serving_endpoints(self):
         return {"classify": self.classify, "embed": self.embed}
-
-
-class CertaintyFloorWarning(keras.callbacks.Callback):
-    """Warns when DUQ's mean training certainty stays at its floor.
-
-    The stop before the first step (`DUQ.check_initial_state`) catches
-    kernels that start at the -100 log clamp. Kernels can also start
-    above it but too small to learn from, or collapse during training.
-    At the end of every epoch this callback reads the logged `certainty`
-    (the mean over the epoch's training batches of `max_c K_c`); once it
-    has been below `floor` for `patience` epochs in a row it issues one
-    `UserWarning` naming `length_scale`. `DUQ.method_callbacks` adds it
-    to every `fit`.
-
-    Args:
-        floor: the certainty floor, default `CERTAINTY_FLOOR` (1e-12).
-        patience: epochs in a row below `floor` before warning, default 3.
-    """
-
-    def __init__(self, floor=CERTAINTY_FLOOR, patience=3):
-        super().__init__()
-        self.floor = floor
-        self.patience = patience
-        self.below = 0
-        self.warned = False
-
-    def on_epoch_end(self, epoch, logs=None):
-        certainty = (logs or {}).get("certainty")
-        if certainty is None or self.warned:
-            return
-        self.below = self.below + 1 if float(certainty) < self.floor else 0
-        if self.below >= self.patience:
-            self.warned = True
-            warnings.warn(
-                f"DUQ's mean training certainty has stayed below "
-                f"{self.floor:g} for {self.below} epochs (epoch {epoch + 1}: "
-                f"{float(certainty):.3g}, length_scale="
-                f"{self.model.length_scale}): the kernels are at their "
-                "floor and the model is not learning. Try a larger "
-                "length_scale (log K scales as 1 / length_scale**2).",
-                stacklevel=2,
-            )
 
 
 def _unpack(data):

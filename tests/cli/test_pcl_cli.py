@@ -3,6 +3,8 @@ import json
 import pytest
 
 from keras_ssl import cli
+from keras_ssl import run
+from keras_ssl.recipes import get_recipe
 
 PROBES = {
     "linear_probe_accuracy",
@@ -80,3 +82,39 @@ def test_a_bad_augmentation_fails_before_anything_is_written(
     with pytest.raises(ValueError, match=match):
         cli.train(args)
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize("name", ["moco", "pcl"])
+def test_the_schedule_counts_the_full_batches_the_pipeline_runs(name):
+    # 1,257 training digits in batches of 100: the pipeline drops the
+    # partial batch, so an epoch is 12 steps, not ceil(1257 / 100) = 13.
+    recipe = get_recipe(name)
+    config = recipe.resolve_config({"lr_milestones": "2,3"}, "digits")
+    data = recipe.load_data("digits", config, seed=0)
+    dataset, steps = recipe.train_dataset(data, 100, 0, 0, 1, config)
+    batches = sum(1 for _ in dataset)
+    assert steps == batches == len(data["x_train"]) // 100 == 12
+    assert recipe.steps_per_epoch(data, 100) == batches
+    model = recipe.build_model(data, config, steps)
+    schedule = model.optimizer.get_config()["learning_rate"]["config"]
+    assert schedule["boundaries"] == [24, 36]
+    assert schedule["values"] == pytest.approx([0.03, 0.003, 0.0003])
+
+
+def test_a_moco_run_decays_the_rate_after_the_epochs_that_ran(tmp_path):
+    # `keras_ssl.run.train` builds the schedule before the pipeline: its
+    # epochs must be the pipeline's (12 full batches), or the decay at
+    # "epoch 1" comes a step late.
+    result = run.train(
+        "moco",
+        str(tmp_path / "run"),
+        epochs=1,
+        verbose=0,
+        config={"lr_milestones": "1"},
+    )
+    optimizer = result.model.optimizer
+    ran = int(optimizer.iterations)
+    assert ran == 12
+    schedule = optimizer.get_config()["learning_rate"]["config"]
+    assert schedule["boundaries"] == [ran]
+    assert tuple(result.record["config"]["lr_milestones"]) == (1,)

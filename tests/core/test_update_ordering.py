@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_ssl.core import Method
 from keras_ssl.core import after_forward_pass
+from keras_ssl.testing import check_method_contract
 from keras_ssl.testing import unordered_weight_reads
 
 
@@ -58,15 +59,24 @@ class TwoPasses(Method):
         )
 
 
-def _fitted(wait):
+def _built(wait):
     keras.utils.set_random_seed(0)
     encoder = keras.Sequential(
         [keras.Input((4,)), keras.layers.Dense(2, activation="tanh")]
     )
     model = TwoPasses(encoder, wait=wait)
     model.compile(optimizer=keras.optimizers.SGD(0.1))
+    return model
+
+
+def _batch():
     x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
-    batch = (x, np.zeros(8, "int32"))
+    return (x, np.zeros(8, "int32"))
+
+
+def _fitted(wait):
+    model = _built(wait)
+    batch = _batch()
     model.fit(
         tf.data.Dataset.from_tensors(batch).repeat(),
         epochs=1,
@@ -102,3 +112,24 @@ def test_after_forward_pass_orders_a_logged_read_before_an_update():
     values = {float(step()) for _ in range(1)}
     assert values == {2.0}
     assert float(v) == 0.5
+
+
+@pytest.mark.parametrize("wait", [False, True])
+def test_the_contract_ordering_check_finds_the_race_on_its_own(
+    wait, tmp_path
+):
+    # The check fits the contract's first model once (shared with the
+    # export check); alone, it must still build, fit and judge it.
+    def build():
+        return _built(wait)
+
+    if wait:
+        report = check_method_contract(
+            build, _batch(), tmp_path, checks=("ordering",)
+        )
+        assert report == {"ordering": {"races": 0}}
+    else:
+        with pytest.raises(AssertionError, match="not ordered"):
+            check_method_contract(
+                build, _batch(), tmp_path, checks=("ordering",)
+            )

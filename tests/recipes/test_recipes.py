@@ -206,3 +206,18 @@ def test_every_uncertainty_recipe_takes_the_protocol_options():
             recipe.load_data(
                 "digits", recipe.resolve_config({"in_classes": "7"}), seed=0
             )
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_steps_per_epoch_is_what_the_pipeline_runs(name):
+    # `keras_ssl.run.train` builds the method's schedule with
+    # `steps_per_epoch` before the pipeline exists (and refuses a run
+    # whose pipeline disagrees): count the batches of one epoch.
+    recipe = get_recipe(name)
+    dataset = recipe.datasets[0]
+    config = recipe.resolve_config({}, dataset)
+    data = recipe.load_data(dataset, config, 0)
+    _, batch_size = recipe.training_defaults(dataset)
+    batches, steps = recipe.train_dataset(data, batch_size, 0, 0, 1, config)
+    assert steps == recipe.steps_per_epoch(data, batch_size)
+    assert sum(1 for _ in batches) == steps

@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import keras
@@ -10,8 +11,10 @@ from keras_ssl.recipes import get_recipe
 from keras_ssl.testing import check_method_contract
 from keras_ssl.testing import check_replica_equivalence
 from keras_ssl.uncertainty import DUQ
+from keras_ssl.uncertainty import CertaintyFloorCallback
 from keras_ssl.uncertainty import SoftmaxClassifier
 from keras_ssl.uncertainty import duq as duq_module
+from keras_ssl.uncertainty.certainty_floor_callback import CERTAINTY_FLOOR
 from keras_ssl.uncertainty.duq import LOG_CLAMP
 from tests.uncertainty import duq_replica_models
 
@@ -491,19 +494,58 @@ def test_certainty_floor_warns_during_training():
     model, _ = _fixed_model(length_scale=0.03, gamma=1.0 - 1e-7)
     log_k = keras.ops.convert_to_numpy(model.log_kernels(x))
     assert LOG_CLAMP < np.median(log_k.max(axis=-1))
-    assert np.exp(log_k.max(axis=-1)).mean() < duq_module.CERTAINTY_FLOOR
+    assert np.exp(log_k.max(axis=-1)).mean() < CERTAINTY_FLOOR
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     with pytest.warns(UserWarning, match="length_scale=0.03") as record:
         history = model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)
     assert len([w for w in record if "certainty" in str(w.message)]) == 1
-    assert max(history.history["certainty"]) < duq_module.CERTAINTY_FLOOR
+    assert max(history.history["certainty"]) < CERTAINTY_FLOOR
     # A healthy model trains without the warning.
     model, _ = _fixed_model()
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         history = model.fit(x, y, batch_size=BATCH, epochs=3, verbose=0)
-    assert min(history.history["certainty"]) > duq_module.CERTAINTY_FLOOR
+    assert min(history.history["certainty"]) > CERTAINTY_FLOOR
+
+
+def test_certainty_floor_callback_config_round_trip():
+    callback = CertaintyFloorCallback(floor=1e-6, patience=2)
+    config = json.loads(json.dumps(callback.get_config()))
+    assert config == {"floor": 1e-6, "patience": 2}
+    clone = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(callback)
+    )
+    assert isinstance(clone, CertaintyFloorCallback)
+    assert (clone.floor, clone.patience) == (1e-6, 2)
+    assert CertaintyFloorCallback.from_config(config).get_config() == config
+    # DUQ adds one with the defaults to every fit.
+    (added,) = _fixed_model()[0].method_callbacks()
+    assert isinstance(added, CertaintyFloorCallback)
+    assert added.get_config() == {"floor": CERTAINTY_FLOOR, "patience": 3}
+    with pytest.raises(ValueError, match="patience"):
+        CertaintyFloorCallback(patience=0)
+    with pytest.raises(ValueError, match="floor"):
+        CertaintyFloorCallback(floor=-1.0)
+
+
+def test_certainty_floor_callback_patience():
+    # Fed logs directly: warns once, after `patience` epochs in a row
+    # below the floor; an epoch above the floor restarts the count.
+    class _Model:
+        length_scale = 0.5
+
+    callback = CertaintyFloorCallback(floor=1e-3, patience=2)
+    callback.set_model(_Model())
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for epoch, certainty in enumerate([1e-4, 0.5, 1e-4, 1e-5, 1e-6]):
+            callback.on_epoch_end(epoch, {"certainty": certainty})
+            if epoch == 2:
+                assert not record
+    assert len(record) == 1
+    assert "epoch 4" in str(record[0].message)
+    assert "length_scale=0.5" in str(record[0].message)
 
 
 def test_a_vanishing_kernel_stops_before_the_first_step():
