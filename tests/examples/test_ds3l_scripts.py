@@ -57,3 +57,27 @@ def test_ds3l_step_benchmark_reports_ratios(tmp_path):
         assert row["vs_pi_model"] == pytest.approx(
             row["samples_per_s"] / pi["samples_per_s"], rel=0.01
         )
+
+
+def test_ds3l_reference_reports_weights_of_both_groups(tmp_path):
+    augment = "forward"  # the note's setting (the slower trace of two)
+    output = tmp_path / "ds3l_reference.json"
+    result = run_example(
+        os.path.join(os.pardir, "benchmarks", "ds3l_reference.py"),
+        *f"--seeds 0 --steps 4 --last 0.5 --augment {augment}".split(),
+        "--output",
+        str(output),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert report["args"]["augment"] == augment
+    (run,) = report["results"]
+    assert 0.0 <= run["accuracy"] <= 1.0
+    for mode in ("inference", "train"):
+        seen, unseen = run[f"{mode}_seen"], run[f"{mode}_unseen"]
+        assert 0.0 < seen < 1.0 and 0.0 < unseen < 1.0
+        assert run[f"{mode}_ratio"] == pytest.approx(unseen / seen)
+        assert 0.0 <= run[f"{mode}_auroc"] <= 1.0
+    assert report["mean"]["inference_ratio_of_means"] == pytest.approx(
+        run["inference_ratio"]
+    )
