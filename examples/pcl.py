@@ -54,16 +54,12 @@ def load_data(args):
         preprocessing = data.digits_preprocessing(
             image_size=args.image_size, channels=args.channels
         )
-        return {
-            "kind": "image",
-            "x_train": x,
-            "y_train": y,
-            "x_test": x_test,
-            "y_test": y_test,
-            "input_shape": x.shape[1:],
-            "preprocessing": preprocessing,
-            "raw_input_shape": (8, 8, 1),
-        }
+        return data.image_data(
+            (x, y),
+            (x_test, y_test),
+            preprocessing=preprocessing,
+            raw_input_shape=(8, 8, 1),
+        )
     return data.tfds_split(
         args.dataset,
         image_size=args.image_size,

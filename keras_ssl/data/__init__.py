@@ -10,7 +10,8 @@ SVHN, ...) load when a user has prepared them. Three loaders, by scope:
 - `load_tfds(name, split)`: one split of a TFDS set as `(x, y)` (or a
   `tf.data.Dataset`);
 - `tfds_split(name)`: a TFDS set's train and test splits as the data dict
-  of the recipes (`keras_ssl.run.train(..., data=...)`).
+  of the recipes (`keras_ssl.run.train(..., data=...)`), which
+  `image_data(train, test, ...)` builds from arrays.
 """
 
 from keras_ssl.data.add_shortcut_marker import SHORTCUT_MARKER
@@ -23,6 +24,7 @@ from keras_ssl.data.digits_preprocessing import digits_preprocessing
 from keras_ssl.data.far_points import far_points
 from keras_ssl.data.gaussian_noise import gaussian_noise
 from keras_ssl.data.held_out_classes import held_out_classes
+from keras_ssl.data.image_data import image_data
 from keras_ssl.data.load_dataset import DATASETS
 from keras_ssl.data.load_dataset import load_dataset
 from keras_ssl.data.load_tfds import load_tfds
@@ -51,6 +53,7 @@ __all__ = [
     "far_points",
     "gaussian_noise",
     "held_out_classes",
+    "image_data",
     "load_dataset",
     "load_tfds",
     "make_dataset",

@@ -1,5 +1,6 @@
 """A TensorFlow Datasets image set's train and test splits, as a data dict."""
 
+from keras_ssl.data.image_data import image_data
 from keras_ssl.data.load_tfds import load_tfds
 
 
@@ -123,12 +124,4 @@ def tfds_split(
     )
     x, y = load_tfds(name, train_split, **options)
     x_test, y_test = load_tfds(name, test_split, **options)
-    return {
-        "kind": "image",
-        "x_train": x,
-        "y_train": y,
-        "x_test": x_test,
-        "y_test": y_test,
-        "num_classes": int(y.max()) + 1,
-        "input_shape": x.shape[1:],
-    }
+    return image_data((x, y), (x_test, y_test), num_classes=int(y.max()) + 1)

@@ -98,17 +98,13 @@ class GenerativeRecipe(Recipe):
         (x, y), (x_test, y_test) = ssl_data.digits(
             test_size=TEST_SIZE, seed=seed
         )
-        return {
-            "kind": "image",
-            "seed": seed,
-            "x_train": to_signed(x),
-            "y_train": y,
-            "x_test": to_signed(x_test),
-            "y_test": y_test,
-            "input_shape": x.shape[1:],
-            "preprocessing": signed_digits_preprocessing(),
-            "raw_input_shape": (8, 8, 1),
-        }
+        return ssl_data.image_data(
+            (to_signed(x), y),
+            (to_signed(x_test), y_test),
+            seed=seed,
+            preprocessing=signed_digits_preprocessing(),
+            raw_input_shape=(8, 8, 1),
+        )
 
     def tfds_data(
         self, dataset, image_size=None, channels=None, data_dir=None, **kw

@@ -40,16 +40,12 @@ class RepresentationRecipe(Recipe):
         self.check_dataset(dataset)
         size = config.get("image_size", 16)
         (x, y), (x_test, y_test) = ssl_data.digits(image_size=size, seed=seed)
-        return {
-            "kind": "image",
-            "x_train": x,
-            "y_train": y,
-            "x_test": x_test,
-            "y_test": y_test,
-            "input_shape": x.shape[1:],
-            "preprocessing": ssl_data.digits_preprocessing(image_size=size),
-            "raw_input_shape": (8, 8, 1),
-        }
+        return ssl_data.image_data(
+            (x, y),
+            (x_test, y_test),
+            preprocessing=ssl_data.digits_preprocessing(image_size=size),
+            raw_input_shape=(8, 8, 1),
+        )
 
     def model_inputs(self, data, config):
         return {

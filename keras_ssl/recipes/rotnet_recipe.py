@@ -62,16 +62,12 @@ class RotNetRecipe(RepresentationRecipe):
         _, (x_clean_test, _) = ssl_data.shortcut_digits(
             image_size=size, seed=seed, marker=None
         )
-        return {
-            "kind": "image",
-            "x_train": x,
-            "y_train": y,
-            "x_test": x_test,
-            "y_test": y_test,
-            "x_clean_test": x_clean_test,
-            "marker": ssl_data.SHORTCUT_MARKER,
-            "input_shape": x.shape[1:],
-        }
+        return ssl_data.image_data(
+            (x, y),
+            (x_test, y_test),
+            x_clean_test=x_clean_test,
+            marker=ssl_data.SHORTCUT_MARKER,
+        )
 
     def fit_inputs(self, data):
         return (data["x_train"],)

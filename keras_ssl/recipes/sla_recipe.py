@@ -79,17 +79,13 @@ class SLARecipe(Recipe):
             x, y, labels_per_class=config["labels_per_class"], seed=seed
         )
         x_l, y_l = split["labeled"]
-        return {
-            "kind": "image",
-            "x_train": x_l,
-            "y_train": y_l.astype("int32"),
-            "x_test": x_test,
-            "y_test": y_test,
-            "num_classes": 10,
-            "input_shape": x.shape[1:],
-            "preprocessing": ssl_data.digits_preprocessing(image_size=size),
-            "raw_input_shape": (8, 8, 1),
-        }
+        return ssl_data.image_data(
+            (x_l, y_l.astype("int32")),
+            (x_test, y_test),
+            num_classes=10,
+            preprocessing=ssl_data.digits_preprocessing(image_size=size),
+            raw_input_shape=(8, 8, 1),
+        )
 
     def model_inputs(self, data, config):
         if config["backbone"] == "cifar_resnet32":  # the note's cresnet32

@@ -70,23 +70,19 @@ class UncertaintyRecipe(Recipe):
         )
         noise = ssl_data.uniform_noise(len(x_test_in), x.shape[1:], seed=seed)
         out_classes = [c for c in range(10) if c not in in_classes]
-        return {
-            "kind": "image",
-            "x_train": x_in,
-            "y_train": y_in,
-            "x_test": x_test_in,
-            "y_test": y_test_in,
-            "num_classes": len(in_classes),
-            "input_shape": x.shape[1:],
-            "ood": {
+        return ssl_data.image_data(
+            (x_in, y_in),
+            (x_test_in, y_test_in),
+            num_classes=len(in_classes),
+            ood={
                 _held_out_name(out_classes): x_test_out,
                 "uniform_noise": noise,
             },
-            "preprocessing": ssl_data.digits_preprocessing(
+            preprocessing=ssl_data.digits_preprocessing(
                 image_size=size, channels=channels
             ),
-            "raw_input_shape": (8, 8, 1),
-        }
+            raw_input_shape=(8, 8, 1),
+        )
 
     def tfds_data(
         self,
