@@ -105,11 +105,6 @@ class AETRecipe(RepresentationRecipe):
         "flip": (False, True),
     }
 
-    def compile_arguments(self, config, steps_per_epoch=None):
-        # The random-init copy the evaluation builds is never trained, so
-        # a schedule needs no real epoch length there.
-        return super().compile_arguments(config, steps_per_epoch or 1)
-
     def transform_options(self, config):
         """The sampler options of `config["transform"]` from `config`."""
         return {k: config[k] for k in sampler_defaults(config["transform"])}

@@ -221,3 +221,21 @@ def test_steps_per_epoch_is_what_the_pipeline_runs(name):
     batches, steps = recipe.train_dataset(data, batch_size, 0, 0, 1, config)
     assert steps == recipe.steps_per_epoch(data, batch_size)
     assert sum(1 for _ in batches) == steps
+
+
+def test_a_schedule_without_an_epoch_length_is_refused_by_name():
+    # AET once built its optimizer with 1 step per epoch when none was
+    # given, which put the milestones at the wrong steps; now every
+    # recipe refuses, naming the setting.
+    recipe = get_recipe("aet")
+    config = recipe.resolve_config({"lr_milestones": "2"}, "digits")
+    data = recipe.load_data("digits", config, 0)
+    with pytest.raises(ValueError, match="lr_milestones"):
+        recipe.build_model(data, config)
+    optimizer = recipe.build_model(data, config, steps_per_epoch=13).optimizer
+    rate = optimizer.learning_rate
+    assert isinstance(
+        optimizer._learning_rate,
+        keras.optimizers.schedules.PiecewiseConstantDecay,
+    ), rate
+    assert list(optimizer._learning_rate.boundaries) == [26]
