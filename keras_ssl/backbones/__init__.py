@@ -7,6 +7,7 @@ after the backbone) mapping inputs to a flat `(batch, d)` feature vector.
 
 from keras_ssl.backbones.cifar_resnet import cifar_resnet
 from keras_ssl.backbones.conv_dense import conv_dense
+from keras_ssl.backbones.ds3l_cnn import ds3l_cnn
 from keras_ssl.backbones.duq_cnn import duq_cnn
 from keras_ssl.backbones.lenet import lenet
 from keras_ssl.backbones.mlp import mlp
@@ -18,6 +19,7 @@ from keras_ssl.backbones.wide_resnet import wide_resnet
 BACKBONES = {
     "cifar_resnet": cifar_resnet,
     "conv_dense": conv_dense,
+    "ds3l_cnn": ds3l_cnn,
     "duq_cnn": duq_cnn,
     "lenet": lenet,
     "mlp": mlp,
@@ -31,7 +33,8 @@ def get_backbone(name, input_shape, **kwargs):
     """Builds a backbone by name.
 
     Args:
-        name: a key of `BACKBONES`: `"cifar_resnet"`, `"lenet"`, `"mlp"`,
+        name: a key of `BACKBONES`: `"cifar_resnet"`, `"conv_dense"`,
+            `"ds3l_cnn"`, `"duq_cnn"`, `"lenet"`, `"mlp"`,
             `"network_in_network"`, `"small_cnn"` or `"wide_resnet"`.
         input_shape: the input shape, passed on to the builder.
         **kwargs: the builder's other arguments (e.g. `preset="narrow"`
@@ -66,6 +69,7 @@ __all__ = [
     "SMALL_CNN_PRESETS",
     "cifar_resnet",
     "conv_dense",
+    "ds3l_cnn",
     "duq_cnn",
     "get_backbone",
     "lenet",

@@ -39,9 +39,11 @@ class SemiSupervisedRecipe(Recipe):
 
     Network (`backbone`): `"conv_dense"` (default) is
     `backbones.conv_dense` with `filters` and `units`, the notes' digits
-    network (Conv32, Conv32, max-pool, Dense128); `"wide_resnet"` is the
-    WRN-28-2 of Oliver et al. (2018), for CIFAR-10 / SVHN. Then the
-    method's feature dropout and dense classifier.
+    network (Conv32, Conv32, max-pool, Dense128); `"ds3l_cnn"` is
+    `backbones.ds3l_cnn`, the official DS3L MNIST network's trunk (Conv16
+    and Conv32, each with a 3x3 stride-2 max-pool, no dense layer);
+    `"wide_resnet"` is the WRN-28-2 of Oliver et al. (2018), for CIFAR-10
+    / SVHN. Then the method's feature dropout and dense classifier.
 
     Metrics (`run.json`) on the test split: `accuracy`, `ece`, `nll` of
     the method, and `labeled_only_accuracy`, `labeled_only_ece`,
@@ -245,10 +247,12 @@ class SemiSupervisedRecipe(Recipe):
         backbone = config.get("backbone", "conv_dense")
         if backbone == "wide_resnet":
             return backbones.wide_resnet(data["input_shape"])
+        if backbone == "ds3l_cnn":
+            return backbones.ds3l_cnn(data["input_shape"])
         if backbone != "conv_dense":
             raise ValueError(
-                "--set backbone must be 'conv_dense' or 'wide_resnet'; got "
-                f"{backbone!r}"
+                "--set backbone must be 'conv_dense', 'ds3l_cnn' or "
+                f"'wide_resnet'; got {backbone!r}"
             )
         return backbones.conv_dense(
             data["input_shape"],

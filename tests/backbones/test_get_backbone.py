@@ -14,6 +14,7 @@ from keras_ssl import backbones
         ("network_in_network", (16, 16, 1), {"num_blocks": 1}, 96),
         ("cifar_resnet", (8, 8, 3), {"depth": 20, "width": 0.5}, 32),
         ("conv_dense", (8, 8, 1), {"units": 16}, 16),
+        ("ds3l_cnn", (8, 8, 1), {"widths": (4, 3)}, 12),
         ("duq_cnn", (8, 8, 1), {"widths": (4, 4, 4), "units": 8}, 8),
         ("wide_resnet", (8, 8, 3), {"depth": 10, "width": 1}, 64),
     ],
@@ -30,6 +31,7 @@ def test_registry_is_the_public_functions():
     assert backbones.BACKBONES == {
         "cifar_resnet": backbones.cifar_resnet,
         "conv_dense": backbones.conv_dense,
+        "ds3l_cnn": backbones.ds3l_cnn,
         "duq_cnn": backbones.duq_cnn,
         "lenet": backbones.lenet,
         "mlp": backbones.mlp,

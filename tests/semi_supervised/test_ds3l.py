@@ -126,7 +126,10 @@ def _reference(model, batch, step, normalize=True):
         "consistency": cost.mean(),
         "weighted_consistency": weighted,
         "weight": weights.mean(),
-        "loss": ce.mean() + 5.0 * ramp * weighted,
+        # The official scale of the cross-entropy: its mean over the
+        # concatenated batch, unlabeled rows counting 0.
+        "loss": LABELED / (LABELED + UNLABELED) * ce.mean()
+        + 5.0 * ramp * weighted,
     }
 
 

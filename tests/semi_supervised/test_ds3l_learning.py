@@ -15,8 +15,26 @@ Gates (mean of the 2 seeds):
 - DS3L's safeness claim against the control: its test accuracy is at
   least the control's.
 
-The issue asks for more, unseen < 0.8 x seen; it does not hold here and
-is kept as an expected failure (below). A 210-step variant of the note's
+The issue asks for more, unseen < 0.8 x seen. It holds on seeds 0 and 1
+since DS3L scales the cross-entropy as the official code does (its mean
+over the concatenated labeled and unlabeled batch, 30 / 94 here): per-
+seed ratios 0.72 / 0.66, ratio of the means 0.69, weight AUROC 0.65 /
+0.47, accuracy 0.969 / 0.966 against the control's 0.951 / 0.954. But
+seeds 2-5 give 0.99 / 0.89 / 0.90 / 0.85 (seed pairs 2-3 and 4-5: 0.93
+and 0.87 of the means), so asserting it on seeds 0-1 would be seed-
+picking; it stays an expected failure (not strict) until it holds over
+seeds. Found by comparing one DS3L step with the official PyTorch code
+on the same weights and batch (the same math to float32 precision with
+the labeled-mean cross-entropy; the official scale is what differed),
+and in the official code on this protocol (2,000 steps, 5 seeds) that
+scale moved the ratio from 0.80 to 0.57. At the recipe's 2,100 steps
+`DS3L` now gives 0.61 / 0.78 / 0.88 / 0.90 on seeds 0-3 (0.81 of the
+means), still above the official code's 0.57-0.64; the rest of the gap
+is not found (candidates: the official augmentation inside every forward
+pass against the fixed views per step here, and the input scale).
+
+Everything below is from before that fix (the labeled-mean cross-
+entropy): the search that did not find it. A 210-step variant of the note's
 2,000-step run (30 epochs of 7 steps, the weight network's Adam at 3e-3
 instead of the note's 1e-3, the ramp-up over the first 40%), calibrated
 once. Measured here (seeds 0 / 1, the official PyTorch initialisation of
@@ -193,10 +211,10 @@ def test_unseen_class_samples_get_lower_weights(runs):
 
 @pytest.mark.xfail(
     reason=(
-        "the issue's 0.8x separation is not reached (0.82 measured on "
-        "seeds 0-1, 0.87-0.95 on seeds 2-5; an independent reference of "
-        "the method note's setting gives 0.69-1.07 per seed): the weights "
-        "are per predicted class (see the module docstring)"
+        "the issue's 0.8x separation holds on seeds 0-1 (0.69 of the "
+        "means) but not over seeds (0.85-0.99 on seeds 2-5, seed pairs "
+        "2-3 and 4-5 at 0.93 and 0.87): not asserted until it holds over "
+        "seeds (see the module docstring)"
     ),
     strict=False,
 )
