@@ -34,9 +34,10 @@ def ds3l_cnn(
     Unlike `conv_dense` (two 32-filter convolutions, one 2x2 pool and a
     128-unit dense layer), the classifier sees the pooled convolution
     maps directly. Measured on the digits class-mismatch protocol
-    (`keras_ssl.recipes.ds3l_recipe`): with this trunk DS3L's weight
-    network separates the unseen-class digits much more clearly than
-    with `conv_dense`.
+    (`keras_ssl.recipes.ds3l_recipe`, mismatch 0.5, 2,100 steps, seeds
+    0-3): with this trunk DS3L's weight network separated the
+    unseen-class digits no better than with `conv_dense` (unseen/seen
+    mean-weight ratio 0.80 of the means against 0.81).
 
     Args:
         input_shape: `(height, width, channels)` with known sides of at
