@@ -15,8 +15,8 @@ digits, draws the weight histograms, and exports a SavedModel whose
 `classify` endpoint returns `probs` and `prediction` (the classifier
 only). `--compare` also trains the Pi-model on the same split
 (`StabilityME` with 2 passes, ME off, target detached, the same
-consistency weight per sample, ramp-up, network and optimizer) and
-prints the three accuracies side by side.
+consistency weight per sample, ramp-up, network and optimizer, and as
+many steps) and prints the three accuracies side by side.
 
     python examples/ds3l.py                        # mismatch 0.5
     python examples/ds3l.py --mismatch 0.75 --compare
@@ -35,7 +35,6 @@ TensorFlow Datasets (nothing is downloaded); on a CPU it takes days.
 
 import argparse
 import json
-import math
 import os
 
 import keras_ssl
@@ -79,7 +78,7 @@ def main():
         "--mismatch", type=float, default=None, help="default: 0.5"
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="default: the recipe's (300)"
+        "--epochs", type=int, default=None, help="default: the recipe's (350)"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true")
@@ -114,9 +113,9 @@ def main():
     else:
         data = recipe.load_data("digits", config, args.seed)
         options = {"dataset": "digits"}
+    steps = recipe.steps_per_epoch(data, batch_size)  # full batches only
     if args.dataset == "cifar10" or args.epochs is not None:
         # The ramp-up over the first 40% of the steps, as the recipe.
-        steps = math.ceil(len(data["x_train"]) / batch_size)
         overrides["ramp_up_steps"] = int(0.4 * epochs * steps)
     config = recipe.resolve_config(overrides, "digits")
     run = keras_ssl.run.train(
@@ -132,11 +131,15 @@ def main():
     print(json.dumps(metrics, indent=2))
     rows = {"labeled only": metrics["labeled_only_accuracy"]}
     if args.compare:
+        # The tsme recipe keeps the last, smaller unlabeled batch (7 steps
+        # an epoch on digits, DS3L's 6): as many epochs as give the
+        # Pi-model DS3L's number of steps.
+        pi_steps = get_recipe("tsme").steps_per_epoch(data, batch_size)
         pi = keras_ssl.run.train(
             "tsme",
             os.path.join(args.output, "pi_model"),
             dataset=f"{args.dataset}-mismatch",
-            epochs=epochs,
+            epochs=max(1, round(epochs * steps / pi_steps)),
             batch_size=batch_size,
             seed=args.seed,
             config=pi_model_config(recipe, config, data["num_classes"]),

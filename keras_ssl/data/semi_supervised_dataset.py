@@ -23,6 +23,7 @@ def semi_supervised_dataset(
     initial_epoch=0,
     epochs=1,
     num_classes=None,
+    drop_remainder=False,
 ):
     """Zips a labeled and an unlabeled stream, each with its own batch size.
 
@@ -31,7 +32,10 @@ def semi_supervised_dataset(
 
     - **Epochs.** An epoch is one pass over the unlabeled data:
       `steps_per_epoch = ceil(num_unlabeled / unlabeled_batch)` steps, the
-      last unlabeled batch possibly smaller. The dataset holds epochs
+      last unlabeled batch possibly smaller; with `drop_remainder=True`,
+      `num_unlabeled // unlabeled_batch` full batches, the rest of that
+      epoch's order left out (as PyTorch's `drop_last`; a different rest
+      each epoch). The dataset holds epochs
       `initial_epoch .. epochs - 1` back to back; give `fit` the same
       `epochs`, `initial_epoch` and `steps_per_epoch`.
     - **Labeled stream.** One endless stream of random permutations of the
@@ -69,6 +73,9 @@ def semi_supervised_dataset(
         epochs: one past the last epoch, as `fit(epochs=)`.
         num_classes: if given, every class in `[0, num_classes)` must have
             labeled samples (`check_semi_supervised_split`).
+        drop_remainder: if True, every unlabeled batch is full: an epoch
+            leaves out the last `num_unlabeled % unlabeled_batch` samples
+            of its order (default False: a smaller last batch).
 
     Returns:
         `(dataset, steps_per_epoch)`: a finite, prefetched
@@ -77,7 +84,9 @@ def semi_supervised_dataset(
 
     Raises:
         ValueError: for a bad split (see `check_semi_supervised_split`), a
-            batch size or view count below 1, or `epochs <= initial_epoch`.
+            batch size or view count below 1, `epochs <= initial_epoch`,
+            a non-bool `drop_remainder`, or fewer unlabeled samples than
+            `unlabeled_batch` with `drop_remainder=True`.
 
     Example:
 
@@ -112,8 +121,20 @@ def semi_supervised_dataset(
     if augment is not None and not callable(augment):
         raise ValueError(f"augment must be callable or None; got {augment!r}")
 
+    if not isinstance(drop_remainder, bool):
+        raise ValueError(
+            f"drop_remainder must be True or False; got {drop_remainder!r}"
+        )
     n_l, n_u = len(x_l), len(x_u)
-    steps = math.ceil(n_u / unlabeled_batch)
+    if drop_remainder and n_u < unlabeled_batch:
+        raise ValueError(
+            f"drop_remainder=True needs at least unlabeled_batch="
+            f"{unlabeled_batch} unlabeled samples; the split has {n_u}"
+        )
+    if drop_remainder:
+        steps = n_u // unlabeled_batch
+    else:
+        steps = math.ceil(n_u / unlabeled_batch)
     per_epoch = steps * labeled_batch  # labeled positions per epoch
     root = tf.constant([int(seed), 0], tf.int64)
     labeled_root = _fold(root, _LABELED)
@@ -142,7 +163,7 @@ def semi_supervised_dataset(
             tf.random.experimental.stateless_shuffle(
                 tf.range(n_u, dtype=tf.int64), _fold(unlabeled_root, epoch)
             )
-        ).batch(unlabeled_batch)
+        ).batch(unlabeled_batch, drop_remainder=drop_remainder)
         return (
             tf.data.Dataset.zip(labeled, unlabeled)
             .enumerate()

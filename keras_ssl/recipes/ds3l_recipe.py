@@ -26,17 +26,34 @@ class DS3LRecipe(SemiSupervisedRecipe):
     from the seen ones (`keras_ssl.data.semi_supervised_split` with
     `labeled_classes` and `mismatch_ratio`); the test set holds the seen
     classes only (the 326 test digits 0-5 of the stratified split). The
-    family's stream, augmentation (+-1 px shifts, noise 0.05) and
-    network (`conv_dense`, dropout 0.3), with a `seen_classes`-way head;
-    labeled batch 30 (every label in every step), unlabeled batch 64, the
-    note's experiment. DS3L's digits settings, also from the note:
-    `meta_lr=0.1`, the weight network trained with Adam
-    `weight_learning_rate` 1e-3 (official 6e-5, for 200,000 steps; its
-    epsilon 1e-8, PyTorch's),
+    family's stream and augmentation (+-1 px shifts, noise 0.05), with
+    three settings of the official code: its MNIST network
+    (`backbone="ds3l_cnn"`, inputs centred to [-1, 1] as its
+    `(x / 255 - 0.5) / 0.5`), feature dropout 0.5, and full unlabeled
+    batches only (`drop_remainder`, PyTorch's `drop_last`): an epoch is
+    400 // 64 = 6 steps. Labeled batch 30 (every label in every step),
+    unlabeled batch 64, the note's experiment, with a `seen_classes`-way
+    head. DS3L's digits settings, also from the note: `meta_lr=0.1`,
+    the weight network trained with Adam `weight_learning_rate` 1e-3
+    (official 6e-5, for 200,000 steps; its epsilon 1e-8, PyTorch's),
     `consistency_weight=10` ramped up over the first 40% of the steps.
-    The note trains 2,000 steps; the default here is 300 epochs of 7
+    The note trains 2,000 steps; the default here is 350 epochs of 6
     steps (2,100 steps, ramp-up over 840). With other `--epochs`, set
     `ramp_up_steps` to match.
+
+    Measured (mismatch 0.5, seeds 0-9, ratio of the means of the
+    unseen/seen mean weights): 0.70, every seed at most 0.79, weight
+    AUROC 0.72, accuracy 0.944; the official PyTorch code on the same
+    splits and fixed views gave 0.65 (AUROC 0.71). Full batches
+    mattered most: with the last unlabeled batch of 16 kept (7 steps an
+    epoch) the same setting gave 0.81. Then the network: `conv_dense`
+    with full batches gave 0.82. [0, 1] inputs with dropout 0.3 gave
+    about the same mean (0.72 with full batches, 0.79 without), but two
+    seeds of ten above 1; the centred inputs with dropout 0.5 gave no
+    seed above 0.79. The official MNIST path feeds raw 0-255 pixels to
+    its network (not the centred scale of its other data sets); in the
+    official code that inverted the ratio (1.35), so the centred scale
+    is used here.
 
     Metrics (`run.json`): the family's (`accuracy`, `ece`, `nll` on the
     seen-class test digits, and the same of the labeled-only control,
@@ -57,13 +74,15 @@ class DS3LRecipe(SemiSupervisedRecipe):
         "mismatch": 0.5,
         "num_unlabeled": 400,
         "labeled_batch": 30,
+        "backbone": "ds3l_cnn",
         "weight_learning_rate": 1e-3,
     }
     setting_rules = {"weight_learning_rate": "> 0", "num_unlabeled": "int >= 1"}
     batch_size = 64
-    epochs = 300
+    epochs = 350
+    drop_remainder = True
     dataset_defaults = {
-        "digits": {"ramp_up_steps": 840, "meta_lr": 0.1, "dropout": 0.3}
+        "digits": {"ramp_up_steps": 840, "meta_lr": 0.1, "dropout": 0.5}
     }
     curve_keys = ("supervised", "accuracy", "weighted_consistency", "weight")
 

@@ -1,5 +1,4 @@
 import json
-import math
 import os
 
 import keras
@@ -74,6 +73,10 @@ class SemiSupervisedRecipe(Recipe):
         "noise": 0.05,
     }
     batch_size = 128
+    # True: every unlabeled batch is full (`semi_supervised_dataset`'s
+    # `drop_remainder`, PyTorch's `drop_last`); an epoch is then
+    # `num_unlabeled // batch_size` steps.
+    drop_remainder = False
     control = Supervised
     # Training logs drawn in `learning_curves.png`, one panel each.
     curve_keys = ("supervised", "accuracy")
@@ -180,7 +183,7 @@ class SemiSupervisedRecipe(Recipe):
             dataset, config["labels_per_class"], seed=seed, data_dir=data_dir
         )
         if "ramp_up_steps" not in config:
-            steps = math.ceil(len(data["x_train"]) / self.batch_size)
+            steps = self.steps_per_epoch(data, self.batch_size)
             epochs = self.epochs if epochs is None else epochs
             config["ramp_up_steps"] = int(0.4 * epochs * steps)
         return data, config
@@ -238,7 +241,15 @@ class SemiSupervisedRecipe(Recipe):
             initial_epoch=initial_epoch,
             epochs=epochs,
             num_classes=data["num_classes"],
+            drop_remainder=self.drop_remainder,
         )
+
+    def steps_per_epoch(self, data, batch_size):
+        """Steps of one pass over the unlabeled pool (`train_dataset`'s):
+        full batches only when the recipe's `drop_remainder` is True."""
+        if self.drop_remainder:
+            return self.num_train_samples(data) // batch_size
+        return super().steps_per_epoch(data, batch_size)
 
     # ------------------------------------------------------------------
     # Model
@@ -248,7 +259,9 @@ class SemiSupervisedRecipe(Recipe):
         if backbone == "wide_resnet":
             return backbones.wide_resnet(data["input_shape"])
         if backbone == "ds3l_cnn":
-            return backbones.ds3l_cnn(data["input_shape"])
+            # Centred to [-1, 1] first, as the official code's inputs
+            # (`(x / 255 - 0.5) / 0.5`).
+            return backbones.ds3l_cnn(data["input_shape"], center=True)
         if backbone != "conv_dense":
             raise ValueError(
                 "--set backbone must be 'conv_dense', 'ds3l_cnn' or "

@@ -24,9 +24,7 @@ def _reference(x, kernel, bias):
         axis=-1,
     )
     h, w, _ = conv.shape
-    pooled_in = np.pad(
-        conv, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf
-    )
+    pooled_in = np.pad(conv, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
     out_h, out_w = (h + 2 - 3) // 2 + 1, (w + 2 - 3) // 2 + 1
     pooled = np.array(
         [
@@ -85,6 +83,25 @@ def test_pytorch_initialisation_is_uniform_in_one_over_sqrt_fan_in():
     )
 
 
+def test_center_maps_unit_inputs_to_plus_minus_one_first():
+    keras.utils.set_random_seed(0)
+    centred = ds3l_cnn((8, 8, 1), center=True)
+    assert centred.layers[1].name == "center"
+    keras.utils.set_random_seed(0)
+    plain = ds3l_cnn((8, 8, 1))
+    plain.set_weights(centred.get_weights())  # no weights of its own
+    x = np.random.default_rng(1).uniform(size=(4, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(centred(x)),
+        keras.ops.convert_to_numpy(plain(2.0 * x - 1.0)),
+        atol=1e-6,
+    )
+    # A blank (0) background becomes -1, as the official inputs.
+    center = keras.Model(centred.input, centred.get_layer("center").output)
+    blank = keras.ops.convert_to_numpy(center(np.zeros((1, 8, 8, 1))))
+    np.testing.assert_array_equal(blank, -np.ones((1, 8, 8, 1)))
+
+
 @pytest.mark.parametrize(
     "kwargs, argument",
     [
@@ -92,6 +109,7 @@ def test_pytorch_initialisation_is_uniform_in_one_over_sqrt_fan_in():
         ({"widths": ()}, "widths"),
         ({"widths": (16, 0)}, "widths"),
         ({"initializer": "he"}, "initializer"),
+        ({"center": 1}, "center"),
     ],
 )
 def test_bad_arguments(kwargs, argument):

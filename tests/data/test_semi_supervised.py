@@ -167,6 +167,39 @@ def test_dataset_streams_and_epoch_length():
     assert len(set(labeled[45:])) == 3
 
 
+def test_dataset_drop_remainder_gives_full_unlabeled_batches():
+    x, y = _toy(per_class=(30, 30, 30))
+    split = semi_supervised_split(x, y, labels_per_class=3)  # 9 / 81
+    options = {"labeled_batch": 4, "unlabeled_batch": 16, "epochs": 3}
+    dataset, steps = semi_supervised_dataset(
+        split, drop_remainder=True, **options
+    )
+    assert steps == 5  # 81 // 16: the last sample of each order is left out
+    spec = dataset.element_spec
+    assert spec["unlabeled"] == tf.TensorSpec((16, 2), tf.float32)
+    batches = _elements(dataset)
+    assert len(batches) == 3 * steps
+    kept = _elements(
+        semi_supervised_dataset(split, **options)[0]
+    )  # the same orders, with the short batch
+    pool = set(split["unlabeled"][:, 0])
+    left_out = set()
+    for epoch in range(3):
+        part = batches[epoch * steps : (epoch + 1) * steps]
+        unlabeled = np.concatenate([b["unlabeled"][:, 0] for b in part])
+        assert len(set(unlabeled)) == 80 and set(unlabeled) <= pool
+        full = np.concatenate(
+            [b["unlabeled"][:, 0] for b in kept[epoch * 6 : (epoch + 1) * 6]]
+        )
+        np.testing.assert_array_equal(unlabeled, full[:80])
+        left_out |= pool - set(unlabeled)
+    assert len(left_out) > 1  # another sample left out in another epoch
+    # Step s still reads positions s * labeled_batch of the labeled
+    # stream: the first epoch's labeled batches are the same.
+    for a, b in zip(batches[:steps], kept[:steps], strict=True):
+        np.testing.assert_array_equal(a["labeled"][1], b["labeled"][1])
+
+
 def test_dataset_resumes_at_an_epoch_with_the_same_batches():
     x, y = _toy(per_class=(30, 30, 30))
     split = semi_supervised_split(x, y, labels_per_class=3)
@@ -247,6 +280,10 @@ def test_dataset_errors():
         semi_supervised_dataset(split, 2, 4, views=0)
     with pytest.raises(ValueError, match="epochs"):
         semi_supervised_dataset(split, 2, 4, initial_epoch=3, epochs=3)
+    with pytest.raises(ValueError, match="drop_remainder must be True or"):
+        semi_supervised_dataset(split, 2, 4, drop_remainder=1)
+    with pytest.raises(ValueError, match=r"unlabeled_batch=32 .* has 16"):
+        semi_supervised_dataset(split, 2, 32, drop_remainder=True)
     with pytest.raises(ValueError, match="keys"):
         semi_supervised_dataset({"labeled": split["labeled"]}, 2, 4)
     # A labeled stream with no samples of a class.
