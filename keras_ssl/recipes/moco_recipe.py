@@ -43,6 +43,7 @@ class MoCoRecipe(RepresentationRecipe):
     """
 
     name = "moco"
+    drop_remainder = True  # full batches only (`train_dataset`)
     method = MoCo
     settings = {
         "projection_dim": 32,
@@ -99,10 +100,6 @@ class MoCoRecipe(RepresentationRecipe):
             lambda views, index: tf.shape(index)[0] == batch_size
         )
         return full, self.steps_per_epoch(data, batch_size)
-
-    def steps_per_epoch(self, data, batch_size):
-        """Full batches only: the last, partial batch is dropped."""
-        return self.num_train_samples(data) // batch_size
 
 
 def view(x, seed, config):

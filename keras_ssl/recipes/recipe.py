@@ -207,6 +207,10 @@ class Recipe:
     # epoch of small data, at most this many for large data. Measured in
     # `benchmarks/fit_throughput.py` (see `benchmarks/README.md`).
     max_steps_per_execution = 64
+    # True: `train_dataset` keeps full batches only (PyTorch's
+    # `drop_last`), and an epoch is `samples // batch_size` steps
+    # (`steps_per_epoch`).
+    drop_remainder = False
     # The `data["kind"]`s on which `keras-ssl train` compiles the step with
     # XLA (`jit_compile=True`) on one device; none by default. Measured on
     # 2 CPU cores (`benchmarks/fit_throughput.py`, `benchmarks/README.md`;
@@ -346,13 +350,15 @@ class Recipe:
     def steps_per_epoch(self, data, batch_size):
         """The training steps of one epoch of `train_dataset`.
 
-        `ceil(samples / batch_size)`: the last, smaller batch is kept. A
-        recipe whose pipeline drops batches (MoCo's, `drop_last`)
-        overrides this and returns it from `train_dataset`;
-        `keras_ssl.run.train` builds the method (its `lr_milestones`
-        schedule) with this count, so the schedule's epochs are the
-        epochs that run.
+        `ceil(samples / batch_size)`: the last, smaller batch is kept;
+        `samples // batch_size` when the recipe's `drop_remainder` is
+        True (its pipeline keeps full batches only, and its
+        `train_dataset` returns this count). `keras_ssl.run.train` builds
+        the method (its `lr_milestones` schedule) with this count, so the
+        schedule's epochs are the epochs that run.
         """
+        if self.drop_remainder:
+            return self.num_train_samples(data) // batch_size
         return math.ceil(self.num_train_samples(data) / batch_size)
 
     def stream_inputs(self, source):

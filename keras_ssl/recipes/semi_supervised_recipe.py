@@ -73,10 +73,6 @@ class SemiSupervisedRecipe(Recipe):
         "noise": 0.05,
     }
     batch_size = 128
-    # True: every unlabeled batch is full (`semi_supervised_dataset`'s
-    # `drop_remainder`, PyTorch's `drop_last`); an epoch is then
-    # `num_unlabeled // batch_size` steps.
-    drop_remainder = False
     control = Supervised
     # Training logs drawn in `learning_curves.png`, one panel each.
     curve_keys = ("supervised", "accuracy")
@@ -243,13 +239,6 @@ class SemiSupervisedRecipe(Recipe):
             num_classes=data["num_classes"],
             drop_remainder=self.drop_remainder,
         )
-
-    def steps_per_epoch(self, data, batch_size):
-        """Steps of one pass over the unlabeled pool (`train_dataset`'s):
-        full batches only when the recipe's `drop_remainder` is True."""
-        if self.drop_remainder:
-            return self.num_train_samples(data) // batch_size
-        return super().steps_per_epoch(data, batch_size)
 
     # ------------------------------------------------------------------
     # Model
